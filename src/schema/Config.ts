@@ -1,0 +1,520 @@
+/**
+ * `Tif1Config`: every setting of tif1-effect, compatible with tif1's `.tif1rc`.
+ *
+ * The same snake_case keys and units in the file and in `TIF1_*` environment variables; the same
+ * names camelCased in TypeScript overrides. Precedence: overrides > environment > the first config
+ * file found > defaults. Files tried in order: `$TIF1_CONFIG_FILE`; `./.tif1rc` only when
+ * `TIF1_TRUST_CWD_CONFIG` is true; `~/.tif1rc`. A bad value fails with `Tif1ConfigError` naming
+ * the key, its source and the value; nothing silently falls back to a default.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Tif1ConfigError } from "./Errors.js"
+
+/**
+ * The package version, used in the default user agent.
+ *
+ * @since 0.1.0
+ */
+export const version = "0.1.0"
+
+/**
+ * The resolved settings. Durations are in seconds, as in `.tif1rc`.
+ *
+ * @since 0.1.0
+ */
+export interface Tif1ConfigValues {
+  /** Seconds for one request, headers and body together. */
+  readonly timeout: number
+  /** Retry rounds after the first; 0 = zero-retry mode (each CDN once, no delay). */
+  readonly maxRetries: number
+  /** Delay before round n is `retryBackoffFactor ** n` seconds (plus jitter, capped). */
+  readonly retryBackoffFactor: number
+  /** Add uniform random jitter to each retry delay. */
+  readonly retryJitter: boolean
+  /** Upper bound of the jitter, seconds. */
+  readonly retryJitterMax: number
+  /** Cap of any retry delay, Retry-After included, seconds. */
+  readonly maxRetryDelay: number
+  /** Consecutive failed rounds that open the circuit. */
+  readonly circuitBreakerThreshold: number
+  /** Seconds the circuit stays open before one probe is let through. */
+  readonly circuitBreakerTimeout: number
+  /** Default concurrency of batch fetches. */
+  readonly maxConcurrentRequests: number
+  /** Concurrency of telemetry batches in SessionLoader. */
+  readonly telemetryPrefetchMaxConcurrentRequests: number
+  /** HTTP/1.1 sockets per origin; `undefined` = the largest concurrency setting. */
+  readonly poolConnections: number | undefined
+  /** Hard cap of HTTP/1.1 sockets per origin; `undefined` = no cap beyond `poolConnections`. */
+  readonly poolMaxsize: number | undefined
+  /** Idle seconds a connection is kept. */
+  readonly keepaliveTimeout: number
+  /** Requests (HTTP/1.1) or streams (HTTP/2) per connection before it is recycled. */
+  readonly keepaliveMaxRequests: number
+  /** Negotiate HTTP/2 with ALPN over TLS, falling back to HTTP/1.1. */
+  readonly httpMultiplexed: boolean
+  /** Accepted for `.tif1rc` compatibility; Node 20 has no QUIC client, so HTTP/3 is never used. */
+  readonly httpDisableHttp3: boolean
+  /** DNS chain: `standard`, `doh://cloudflare`, `doh://google`, or `https://host[:port]/path`. */
+  readonly httpResolvers: ReadonlyArray<string>
+  /** CDN sources in priority order: jsDelivr-shaped base URLs or `{year}` `{gp}` `{session}` `{path}` templates. */
+  readonly cdns: ReadonlyArray<string>
+  /** Seconds before a skipped CDN is probed again (doubling while probes fail, at most 600). */
+  readonly cdnRecoveryTimeout: number
+  /** Ask jsDelivr for `.min.json`. */
+  readonly cdnUseMinification: boolean
+  /** User-Agent header of every request. */
+  readonly userAgent: string
+  /** Folder of the SQLite cache file. */
+  readonly cacheDir: string
+  /** Use the cache at all. */
+  readonly enableCache: boolean
+  /** Entries of the memory tier for non-telemetry files. */
+  readonly memoryCacheMaxItems: number
+  /** Entries of the memory tier for telemetry files. */
+  readonly memoryTelemetryCacheMaxItems: number
+  /** Days a file missing on every CDN is remembered as missing. */
+  readonly missingPayloadsTtlDays: number
+  /** No cache reads or writes. */
+  readonly ciMode: boolean
+  /** Cache only; a miss is a `NetworkError` with reason `offline`. */
+  readonly offlineMode: boolean
+  /** Validate every payload against its schema. */
+  readonly validateData: boolean
+  /** Validate lap tables. */
+  readonly validateLapTimes: boolean
+  /** Validate telemetry. */
+  readonly validateTelemetry: boolean
+  /** Seconds between connection-stats debug log lines; 0 = off. */
+  readonly connectionStatsLogInterval: number
+  /** Accepted for tif1 compatibility; Node does the I/O on one thread, so it has no effect. */
+  readonly maxWorkers: number
+  /** Worker threads parsing large JSON bodies; 0 = parse on the main thread. */
+  readonly jsonParseWorkers: number
+  /** Accepted for tif1 compatibility; undici queues requests instead of failing when its pool is full. */
+  readonly poolExhaustionBackoffBase: number
+  /** Accepted for tif1 compatibility (see `poolExhaustionBackoffBase`). */
+  readonly poolExhaustionBackoffMax: number
+}
+
+/**
+ * Settings given in code, camelCased, same units. Any subset.
+ *
+ * @since 0.1.0
+ */
+export type Tif1ConfigOverrides = { readonly [K in keyof Tif1ConfigValues]?: Tif1ConfigValues[K] }
+
+/**
+ * The resolved settings plus where each came from (`override`, `env TIF1_X`, `file <path>`, `default`).
+ *
+ * @since 0.1.0
+ */
+export interface ResolvedTif1Config extends Tif1ConfigValues {
+  readonly sources: Readonly<Record<keyof Tif1ConfigValues, string>>
+}
+
+type Parsed<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly reason: string }
+const ok = <A>(value: A): Parsed<A> => ({ ok: true, value })
+const bad = (reason: string): Parsed<never> => ({ ok: false, reason })
+
+interface KeySpec<A> {
+  readonly parse: (raw: unknown) => Parsed<A>
+  readonly defaultValue: () => A
+}
+
+const trueWords = new Set(["1", "true", "yes", "on"])
+const falseWords = new Set(["0", "false", "no", "off"])
+
+const boolean = (defaultValue: boolean): KeySpec<boolean> => ({
+  defaultValue: () => defaultValue,
+  parse: (raw) => {
+    if (typeof raw === "boolean") return ok(raw)
+    if (typeof raw === "number" && (raw === 0 || raw === 1)) return ok(raw === 1)
+    if (typeof raw === "string") {
+      const word = raw.trim().toLowerCase()
+      if (trueWords.has(word)) return ok(true)
+      if (falseWords.has(word)) return ok(false)
+    }
+    return bad("expected a boolean: 1/true/yes/on or 0/false/no/off")
+  }
+})
+
+const toNumber = (raw: unknown): number | undefined => {
+  if (typeof raw === "number") return raw
+  if (typeof raw === "string" && raw.trim() !== "") {
+    const value = Number(raw.trim())
+    return Number.isNaN(value) ? undefined : value
+  }
+  return undefined
+}
+
+const number = (
+  defaultValue: number,
+  range: { readonly min: number; readonly max?: number; readonly integer?: boolean; readonly exclusiveMin?: boolean }
+): KeySpec<number> => ({
+  defaultValue: () => defaultValue,
+  parse: (raw) => {
+    const value = toNumber(raw)
+    const kind = range.integer ? "an integer" : "a number"
+    if (value === undefined || !Number.isFinite(value)) return bad(`expected ${kind}`)
+    if (range.integer && !Number.isInteger(value)) return bad(`expected ${kind}`)
+    if (range.exclusiveMin ? value <= range.min : value < range.min) {
+      return bad(`must be ${range.exclusiveMin ? "greater than" : "at least"} ${range.min}`)
+    }
+    if (range.max !== undefined && value > range.max) return bad(`must be at most ${range.max}`)
+    return ok(value)
+  }
+})
+
+const optionalInteger = (min: number): KeySpec<number | undefined> => {
+  const inner = number(0, { min, integer: true })
+  return {
+    defaultValue: () => undefined,
+    parse: (raw) => (raw === null || raw === "" ? ok(undefined) : inner.parse(raw))
+  }
+}
+
+const string = (defaultValue: () => string): KeySpec<string> => ({
+  defaultValue,
+  parse: (raw) => (typeof raw === "string" && raw.trim() !== "" ? ok(raw.trim()) : bad("expected a non-empty string"))
+})
+
+const list = (
+  defaultValue: ReadonlyArray<string>,
+  checkItem: (item: string) => string | undefined
+): KeySpec<ReadonlyArray<string>> => ({
+  defaultValue: () => defaultValue,
+  parse: (raw) => {
+    const items = typeof raw === "string"
+      ? raw.split(",").map((item) => item.trim()).filter((item) => item !== "")
+      : Array.isArray(raw)
+      ? raw
+      : undefined
+    if (items === undefined) return bad("expected a list (comma-separated, or a JSON array in a file)")
+    if (items.length === 0) return bad("must not be empty")
+    for (const item of items) {
+      if (typeof item !== "string") return bad(`list item ${JSON.stringify(item)} is not a string`)
+      const problem = checkItem(item)
+      if (problem !== undefined) return bad(`list item ${JSON.stringify(item)} ${problem}`)
+    }
+    return ok(items as ReadonlyArray<string>)
+  }
+})
+
+const httpUrlProblem = (value: string): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(value.replaceAll(/\{(year|gp|session|path)\}/g, "x"))
+  } catch {
+    return "is not a URL"
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL"
+  const unknownPlaceholder = /\{(?!year\}|gp\}|session\}|path\})[^}]*\}/.exec(value)
+  if (unknownPlaceholder) return `has an unknown placeholder ${unknownPlaceholder[0]}`
+  if (value.includes("{") && !value.includes("{path}")) return "is a template without {path}"
+  return undefined
+}
+
+const resolverProblem = (value: string): string | undefined => {
+  if (value === "standard" || value === "doh://cloudflare" || value === "doh://google") return undefined
+  if (value.startsWith("https://")) return httpUrlProblem(value)
+  return "must be standard, doh://cloudflare, doh://google or an https:// DoH endpoint"
+}
+
+/**
+ * The default CDN sources: jsDelivr (base URL), then StaticDelivr (template).
+ *
+ * @since 0.1.0
+ */
+export const defaultCdns: ReadonlyArray<string> = [
+  "https://cdn.jsdelivr.net/gh/TracingInsights",
+  "https://cdn.staticdelivr.com/gh/TracingInsights/{year}/main/{gp}/{session}/{path}"
+]
+
+/**
+ * The OS cache folder plus `tif1`: `$XDG_CACHE_HOME` or `~/.cache` on Linux,
+ * `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
+ *
+ * @since 0.1.0
+ */
+export const defaultCacheDir = (): string => {
+  const home = Os.homedir()
+  if (process.platform === "darwin") return Path.join(home, "Library", "Caches", "tif1")
+  if (process.platform === "win32") {
+    return Path.join(process.env.LOCALAPPDATA ?? Path.join(home, "AppData", "Local"), "tif1")
+  }
+  return Path.join(process.env.XDG_CACHE_HOME ?? Path.join(home, ".cache"), "tif1")
+}
+
+const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValues[K]> } = {
+  timeout: number(30, { min: 0, exclusiveMin: true }),
+  maxRetries: number(3, { min: 0, max: 100, integer: true }),
+  retryBackoffFactor: number(2.0, { min: 0 }),
+  retryJitter: boolean(true),
+  retryJitterMax: number(1.0, { min: 0 }),
+  maxRetryDelay: number(60.0, { min: 0 }),
+  circuitBreakerThreshold: number(5, { min: 1, integer: true }),
+  circuitBreakerTimeout: number(60, { min: 0 }),
+  maxConcurrentRequests: number(20, { min: 1, max: 10_000, integer: true }),
+  telemetryPrefetchMaxConcurrentRequests: number(128, { min: 1, max: 10_000, integer: true }),
+  poolConnections: optionalInteger(1),
+  poolMaxsize: optionalInteger(1),
+  keepaliveTimeout: number(120, { min: 0, exclusiveMin: true }),
+  keepaliveMaxRequests: number(1000, { min: 1, integer: true }),
+  httpMultiplexed: boolean(true),
+  httpDisableHttp3: boolean(false),
+  httpResolvers: list(["standard", "doh://cloudflare", "doh://google"], resolverProblem),
+  cdns: list(defaultCdns, httpUrlProblem),
+  cdnRecoveryTimeout: number(30, { min: 0 }),
+  cdnUseMinification: boolean(false),
+  userAgent: string(() => `tif1-effect/${version}`),
+  cacheDir: string(defaultCacheDir),
+  enableCache: boolean(true),
+  memoryCacheMaxItems: number(1024, { min: 0, integer: true }),
+  memoryTelemetryCacheMaxItems: number(2048, { min: 0, integer: true }),
+  missingPayloadsTtlDays: number(7, { min: 0 }),
+  ciMode: boolean(false),
+  offlineMode: boolean(false),
+  validateData: boolean(false),
+  validateLapTimes: boolean(false),
+  validateTelemetry: boolean(false),
+  connectionStatsLogInterval: number(60, { min: 0 }),
+  maxWorkers: number(20, { min: 1, integer: true }),
+  jsonParseWorkers: number(0, { min: 0, max: 64, integer: true }),
+  poolExhaustionBackoffBase: number(0.1, { min: 0 }),
+  poolExhaustionBackoffMax: number(2.0, { min: 0 })
+}
+
+type Key = keyof Tif1ConfigValues
+
+/**
+ * Every key, camelCased, in table order.
+ *
+ * @since 0.1.0
+ */
+export const configKeys = Object.keys(keySpecs) as ReadonlyArray<Key>
+
+/**
+ * The `.tif1rc` / environment spelling of a key: `maxRetries` -> `max_retries`.
+ *
+ * @since 0.1.0
+ */
+export const snakeCase = (key: string): string => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
+/**
+ * The environment variable of a key: `maxRetries` -> `TIF1_MAX_RETRIES`.
+ *
+ * @since 0.1.0
+ */
+export const envName = (key: string): string => `TIF1_${snakeCase(key).toUpperCase()}`
+
+const keyBySnake = new Map(configKeys.map((key) => [snakeCase(key), key] as const))
+
+const describeValue = (
+  raw: unknown
+): string => (typeof raw === "string" ? JSON.stringify(raw) : String(JSON.stringify(raw)))
+
+/** A config file found on the search path, with its parsed JSON object. */
+interface ConfigFile {
+  readonly path: string
+  readonly values: Readonly<Record<string, unknown>>
+}
+
+/**
+ * Where to look for files, for tests and embedders; defaults to the process's cwd and home.
+ *
+ * @since 0.1.0
+ */
+export interface ConfigSearchOptions {
+  readonly cwd?: string
+  readonly homeDir?: string
+}
+
+const optionalEnv = (name: string) => Config.option(Config.string(name))
+
+const readConfigFile = (path: string): Effect.Effect<ConfigFile | undefined, Tif1ConfigError> =>
+  Effect.suspend(() => {
+    let text: string
+    try {
+      text = Fs.readFileSync(path, "utf8")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed(undefined)
+      return Effect.fail(
+        new Tif1ConfigError({
+          key: "(file)",
+          source: `file ${path}`,
+          value: path,
+          reason: `cannot read: ${String(error)}`
+        })
+      )
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (error) {
+      return Effect.fail(
+        new Tif1ConfigError({
+          key: "(file)",
+          source: `file ${path}`,
+          value: text.slice(0, 80),
+          reason: `not valid JSON: ${(error as Error).message}`
+        })
+      )
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      return Effect.fail(
+        new Tif1ConfigError({
+          key: "(file)",
+          source: `file ${path}`,
+          value: text.slice(0, 80),
+          reason: "must be a JSON object of settings"
+        })
+      )
+    }
+    return Effect.succeed({ path, values: parsed as Record<string, unknown> })
+  })
+
+/** The first config file that exists, in the documented search order. */
+const findConfigFile = (search: ConfigSearchOptions) =>
+  Effect.gen(function*() {
+    const explicit = yield* optionalEnv("TIF1_CONFIG_FILE")
+    const trustCwd = yield* optionalEnv("TIF1_TRUST_CWD_CONFIG")
+    const candidates: Array<string> = []
+    if (Option.isSome(explicit) && explicit.value.trim() !== "") candidates.push(explicit.value.trim())
+    if (Option.isSome(trustCwd)) {
+      const trusted = keySpecs.ciMode.parse(trustCwd.value)
+      if (!trusted.ok) {
+        return yield* new Tif1ConfigError({
+          key: "trust_cwd_config",
+          source: "env TIF1_TRUST_CWD_CONFIG",
+          value: describeValue(trustCwd.value),
+          reason: trusted.reason
+        })
+      }
+      if (trusted.value) candidates.push(Path.join(search.cwd ?? process.cwd(), ".tif1rc"))
+    }
+    candidates.push(Path.join(search.homeDir ?? Os.homedir(), ".tif1rc"))
+    for (const candidate of candidates) {
+      const file = yield* readConfigFile(candidate)
+      if (file !== undefined) return file
+      if (Option.isSome(explicit) && candidate === explicit.value.trim()) {
+        return yield* new Tif1ConfigError({
+          key: "config_file",
+          source: "env TIF1_CONFIG_FILE",
+          value: candidate,
+          reason: "file does not exist"
+        })
+      }
+    }
+    return undefined
+  })
+
+/**
+ * Resolve the configuration from overrides, `TIF1_*` variables (read through the current Effect
+ * `ConfigProvider`, the process environment by default), the first config file found, and the
+ * defaults. Unknown keys in a file or the environment are logged as warnings.
+ *
+ * @since 0.1.0
+ */
+export const loadConfig = (
+  overrides: Tif1ConfigOverrides = {},
+  search: ConfigSearchOptions = {}
+): Effect.Effect<ResolvedTif1Config, Tif1ConfigError> =>
+  Effect.gen(function*() {
+    const file = yield* findConfigFile(search)
+    if (file !== undefined) {
+      for (const name of Object.keys(file.values)) {
+        if (!keyBySnake.has(name)) yield* Effect.logWarning(`unknown key ${name} in ${file.path} (ignored)`)
+      }
+    }
+    for (const name of Object.keys(overrides)) {
+      if (!(name in keySpecs)) yield* Effect.logWarning(`unknown config override ${name} (ignored)`)
+    }
+    const values: Record<string, unknown> = {}
+    const sources: Record<string, string> = {}
+    for (const key of configKeys) {
+      const spec = keySpecs[key] as KeySpec<unknown>
+      const env = yield* optionalEnv(envName(key))
+      const overridden = Object.prototype.hasOwnProperty.call(overrides, key) && overrides[key] !== undefined
+      const [raw, source]: [unknown, string] | [undefined, undefined] = overridden
+        ? [overrides[key], "override"]
+        : Option.isSome(env)
+        ? [env.value, `env ${envName(key)}`]
+        : file !== undefined && Object.prototype.hasOwnProperty.call(file.values, snakeCase(key))
+        ? [file.values[snakeCase(key)], `file ${file.path}`]
+        : [undefined, undefined]
+      if (source === undefined) {
+        values[key] = spec.defaultValue()
+        sources[key] = "default"
+        continue
+      }
+      const parsed = spec.parse(raw)
+      if (!parsed.ok) {
+        return yield* new Tif1ConfigError({
+          key: snakeCase(key),
+          source,
+          value: describeValue(raw),
+          reason: parsed.reason
+        })
+      }
+      values[key] = parsed.value
+      sources[key] = source
+    }
+    return { ...(values as unknown as Tif1ConfigValues), sources: sources as Record<Key, string> }
+  }).pipe(
+    Effect.catchTag("ConfigError", (error) =>
+      Effect.fail(new Tif1ConfigError({ key: "(env)", source: "env", value: "", reason: String(error) })))
+  )
+
+/**
+ * The defaults alone, with no environment or file: handy for tests and embedders.
+ *
+ * @since 0.1.0
+ */
+export const defaultConfig = (overrides: Tif1ConfigOverrides = {}): ResolvedTif1Config => {
+  const values: Record<string, unknown> = {}
+  const sources: Record<string, string> = {}
+  for (const key of configKeys) {
+    const given = overrides[key]
+    values[key] = given === undefined ? keySpecs[key].defaultValue() : given
+    sources[key] = given === undefined ? "default" : "override"
+  }
+  return { ...(values as unknown as Tif1ConfigValues), sources: sources as Record<Key, string> }
+}
+
+/**
+ * HTTP/1.1 sockets per origin: `pool_connections` (default: the largest concurrency setting),
+ * capped by `pool_maxsize`.
+ *
+ * @since 0.1.0
+ */
+export const socketsPerOrigin = (config: Tif1ConfigValues): number => {
+  const wanted = config.poolConnections ??
+    Math.max(config.maxConcurrentRequests, config.telemetryPrefetchMaxConcurrentRequests)
+  return config.poolMaxsize === undefined ? wanted : Math.min(wanted, config.poolMaxsize)
+}
+
+/**
+ * The configuration every service reads.
+ *
+ * @since 0.1.0
+ */
+export class Tif1Config extends Context.Tag("tif1-effect/Tif1Config")<Tif1Config, ResolvedTif1Config>() {
+  /** From the environment and config files. */
+  static readonly layer: Layer.Layer<Tif1Config, Tif1ConfigError> = Layer.effect(Tif1Config, loadConfig())
+  /** From the environment and config files, with overrides on top. */
+  static readonly layerConfig = (overrides: Tif1ConfigOverrides): Layer.Layer<Tif1Config, Tif1ConfigError> =>
+    Layer.effect(Tif1Config, loadConfig(overrides))
+  /** Defaults plus overrides, ignoring environment and files (for tests). */
+  static readonly layerDefaults = (overrides: Tif1ConfigOverrides = {}): Layer.Layer<Tif1Config> =>
+    Layer.succeed(Tif1Config, defaultConfig(overrides))
+}

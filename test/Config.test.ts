@@ -1,0 +1,209 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { envName, loadConfig, snakeCase, socketsPerOrigin, type Tif1ConfigOverrides } from "../src/schema/Config.js"
+import type { Tif1ConfigError } from "../src/schema/Errors.js"
+
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-config-"))
+
+/** Resolve config with the given env map, a fresh empty home and cwd, and optional files. */
+const resolve = (
+  env: Record<string, string>,
+  options: { overrides?: Tif1ConfigOverrides; home?: object | string; cwd?: object | string } = {}
+) => {
+  const homeDir = tempDir()
+  const cwd = tempDir()
+  const write = (dir: string, content: object | string) =>
+    Fs.writeFileSync(Path.join(dir, ".tif1rc"), typeof content === "string" ? content : JSON.stringify(content))
+  if (options.home !== undefined) write(homeDir, options.home)
+  if (options.cwd !== undefined) write(cwd, options.cwd)
+  return loadConfig(options.overrides ?? {}, { homeDir, cwd }).pipe(
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+    Effect.either,
+    Effect.map((result) => ({ result, homeDir, cwd }))
+  )
+}
+
+const expectError = (result: Either.Either<unknown, Tif1ConfigError>) => {
+  if (Either.isRight(result)) throw new Error("expected a config error")
+  return result.left
+}
+
+describe("Config", () => {
+  it("names keys in snake case and env form", () => {
+    expect(snakeCase("maxRetries")).toBe("max_retries")
+    expect(snakeCase("httpDisableHttp3")).toBe("http_disable_http3")
+    expect(snakeCase("telemetryPrefetchMaxConcurrentRequests")).toBe("telemetry_prefetch_max_concurrent_requests")
+    expect(envName("poolMaxsize")).toBe("TIF1_POOL_MAXSIZE")
+  })
+
+  it.effect("uses the documented defaults when nothing is set", () =>
+    Effect.gen(function*() {
+      const { result } = yield* resolve({})
+      const config = Either.getOrThrow(result)
+      expect(config.timeout).toBe(30)
+      expect(config.maxRetries).toBe(3)
+      expect(config.retryBackoffFactor).toBe(2)
+      expect(config.retryJitter).toBe(true)
+      expect(config.circuitBreakerThreshold).toBe(5)
+      expect(config.httpResolvers).toEqual(["standard", "doh://cloudflare", "doh://google"])
+      expect(config.cdns[0]).toBe("https://cdn.jsdelivr.net/gh/TracingInsights")
+      expect(config.userAgent).toMatch(/^tif1-effect\//)
+      expect(config.sources.timeout).toBe("default")
+      expect(socketsPerOrigin(config)).toBe(128)
+    }))
+
+  it.effect("applies precedence: override > env > file > default", () =>
+    Effect.gen(function*() {
+      const { homeDir, result } = yield* resolve(
+        { TIF1_TIMEOUT: "20", TIF1_MAX_RETRIES: "5" },
+        {
+          overrides: { timeout: 10 },
+          home: { timeout: 40, max_retries: 7, circuit_breaker_threshold: 9 }
+        }
+      )
+      const config = Either.getOrThrow(result)
+      expect(config.timeout).toBe(10)
+      expect(config.sources.timeout).toBe("override")
+      expect(config.maxRetries).toBe(5)
+      expect(config.sources.maxRetries).toBe("env TIF1_MAX_RETRIES")
+      expect(config.circuitBreakerThreshold).toBe(9)
+      expect(config.sources.circuitBreakerThreshold).toBe(`file ${Path.join(homeDir, ".tif1rc")}`)
+      expect(config.keepaliveTimeout).toBe(120)
+      expect(config.sources.keepaliveTimeout).toBe("default")
+    }))
+
+  it.effect("tries TIF1_CONFIG_FILE first, ./.tif1rc only when trusted, then ~/.tif1rc", () =>
+    Effect.gen(function*() {
+      const explicitDir = tempDir()
+      const explicit = Path.join(explicitDir, "custom.json")
+      Fs.writeFileSync(explicit, JSON.stringify({ timeout: 1 }))
+      const first = yield* resolve({ TIF1_CONFIG_FILE: explicit }, { home: { timeout: 3 }, cwd: { timeout: 2 } })
+      expect(Either.getOrThrow(first.result).timeout).toBe(1)
+
+      const untrusted = yield* resolve({}, { home: { timeout: 3 }, cwd: { timeout: 2 } })
+      expect(Either.getOrThrow(untrusted.result).timeout).toBe(3)
+
+      const trusted = yield* resolve({ TIF1_TRUST_CWD_CONFIG: "yes" }, { home: { timeout: 3 }, cwd: { timeout: 2 } })
+      expect(Either.getOrThrow(trusted.result).timeout).toBe(2)
+    }))
+
+  it.effect("a missing TIF1_CONFIG_FILE is an error, not a silent fallback", () =>
+    Effect.gen(function*() {
+      const { result } = yield* resolve({ TIF1_CONFIG_FILE: "/nonexistent/tif1rc" }, { home: { timeout: 3 } })
+      const error = expectError(result)
+      expect(error.source).toBe("env TIF1_CONFIG_FILE")
+      expect(error.value).toBe("/nonexistent/tif1rc")
+    }))
+
+  it.effect("parses booleans in every documented spelling", () =>
+    Effect.gen(function*() {
+      for (
+        const [word, expected] of [
+          ["1", true],
+          ["TRUE", true],
+          ["yes", true],
+          ["On", true],
+          ["0", false],
+          [
+            "false",
+            false
+          ],
+          ["no", false],
+          ["off", false]
+        ] as const
+      ) {
+        const { result } = yield* resolve({ TIF1_CI_MODE: word })
+        expect(Either.getOrThrow(result).ciMode).toBe(expected)
+      }
+      const { result } = yield* resolve({ TIF1_CI_MODE: "maybe" })
+      const error = expectError(result)
+      expect(error.key).toBe("ci_mode")
+      expect(error.source).toBe("env TIF1_CI_MODE")
+      expect(error.value).toBe("\"maybe\"")
+    }))
+
+  it.effect("parses lists: comma-separated in env, JSON arrays in files", () =>
+    Effect.gen(function*() {
+      const env = yield* resolve({ TIF1_CDNS: "http://127.0.0.1:1/a, http://127.0.0.1:2/{year}/{gp}/{session}/{path}" })
+      expect(Either.getOrThrow(env.result).cdns).toEqual([
+        "http://127.0.0.1:1/a",
+        "http://127.0.0.1:2/{year}/{gp}/{session}/{path}"
+      ])
+      const file = yield* resolve({}, { home: { http_resolvers: ["standard", "https://127.0.0.1:8443/dns-query"] } })
+      expect(Either.getOrThrow(file.result).httpResolvers).toEqual(["standard", "https://127.0.0.1:8443/dns-query"])
+    }))
+
+  it.effect("rejects a negative env value, naming key, source and value", () =>
+    Effect.gen(function*() {
+      const { result } = yield* resolve({ TIF1_MAX_RETRIES: "-1" })
+      const error = expectError(result)
+      expect(error._tag).toBe("Tif1ConfigError")
+      expect(error.key).toBe("max_retries")
+      expect(error.source).toBe("env TIF1_MAX_RETRIES")
+      expect(error.value).toBe("\"-1\"")
+      expect(error.message).toContain("max_retries")
+      expect(error.message).toContain("at least 0")
+    }))
+
+  it.effect("rejects a wrong type in a file, naming the file", () =>
+    Effect.gen(function*() {
+      const { homeDir, result } = yield* resolve({}, { home: { timeout: "soon" } })
+      const error = expectError(result)
+      expect(error.key).toBe("timeout")
+      expect(error.source).toBe(`file ${Path.join(homeDir, ".tif1rc")}`)
+      expect(error.value).toBe("\"soon\"")
+    }))
+
+  it.effect("rejects a CDN that is not http(s)", () =>
+    Effect.gen(function*() {
+      const { result } = yield* resolve({}, { overrides: { cdns: ["ftp://x"] } })
+      const error = expectError(result)
+      expect(error.key).toBe("cdns")
+      expect(error.source).toBe("override")
+      expect(error.reason).toContain("ftp://x")
+    }))
+
+  it.effect("rejects a .tif1rc that is not JSON", () =>
+    Effect.gen(function*() {
+      const { homeDir, result } = yield* resolve({}, { home: "timeout = 30" })
+      const error = expectError(result)
+      expect(error.source).toBe(`file ${Path.join(homeDir, ".tif1rc")}`)
+      expect(error.reason).toContain("not valid JSON")
+    }))
+
+  it.effect("rejects out-of-range and non-integer values", () =>
+    Effect.gen(function*() {
+      const zeroTimeout = expectError((yield* resolve({ TIF1_TIMEOUT: "0" })).result)
+      expect(zeroTimeout.key).toBe("timeout")
+      const fractional = expectError((yield* resolve({}, { overrides: { circuitBreakerThreshold: 2.5 } })).result)
+      expect(fractional.key).toBe("circuit_breaker_threshold")
+      const badResolver = expectError((yield* resolve({ TIF1_HTTP_RESOLVERS: "standard,dns://x" })).result)
+      expect(badResolver.key).toBe("http_resolvers")
+    }))
+
+  it.effect("warns about unknown keys but keeps going", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(message))
+      })
+      const { result } = yield* resolve({}, { home: { timeout: 5, not_a_key: 1 } }).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+      )
+      expect(Either.getOrThrow(result).timeout).toBe(5)
+      expect(warnings.join("\n")).toContain("unknown key not_a_key")
+    }))
+
+  it("caps sockets per origin by pool_maxsize", () => {
+    const base = { poolConnections: undefined, maxConcurrentRequests: 20, telemetryPrefetchMaxConcurrentRequests: 64 }
+    expect(socketsPerOrigin({ ...base, poolMaxsize: undefined } as never)).toBe(64)
+    expect(socketsPerOrigin({ ...base, poolMaxsize: 32 } as never)).toBe(32)
+    expect(socketsPerOrigin({ ...base, poolConnections: 8, poolMaxsize: 32 } as never)).toBe(8)
+  })
+})

@@ -1,0 +1,280 @@
+/**
+ * `HttpSession`: the one pooled HTTP session of a layer. One protocol-aware undici dispatcher for
+ * the layer's life (closed with its scope): HTTP/1.1 keep-alive sockets per origin, HTTP/2
+ * multiplexed over one or two connections per origin (learned from ALPN on first contact),
+ * connections recycled after `keepalive_max_requests`, connection stats counted from real socket
+ * and request events. Also provides an `@effect/platform` `HttpClient` on the same dispatcher.
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
+import { NetworkError } from "../schema/Errors.js"
+import { DnsResolver } from "./DnsResolver.js"
+import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispatcher.js"
+
+/**
+ * A response with its whole body.
+ *
+ * @since 0.1.0
+ */
+export interface HttpResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: Uint8Array
+}
+
+/**
+ * Per-request options. `timeout` covers headers and body together.
+ *
+ * @since 0.1.0
+ */
+export interface GetOptions {
+  readonly timeout?: Duration.DurationInput
+}
+
+/**
+ * Counters of one origin.
+ *
+ * @since 0.1.0
+ */
+export interface OriginStats {
+  readonly protocol: OriginProtocol | "unknown"
+  readonly requests: number
+  readonly connectionsCreated: number
+  readonly connectionsReused: number
+}
+
+/**
+ * Connection statistics, counted from real socket and request events. `reuseRate` is the percent
+ * (0-100) of requests sent on a connection that had already carried one.
+ *
+ * @since 0.1.0
+ */
+export interface ConnectionStats {
+  readonly totalRequests: number
+  readonly connectionsCreated: number
+  readonly connectionsReused: number
+  readonly reuseRate: number
+  readonly byOrigin: Readonly<Record<string, OriginStats>>
+}
+
+/**
+ * The session.
+ *
+ * @since 0.1.0
+ */
+export interface HttpSessionService {
+  /** GET a URL; any status is a success, transport failures and timeouts are `NetworkError`. */
+  readonly get: (url: string, options?: GetOptions) => Effect.Effect<HttpResponse, NetworkError>
+  /** Connection statistics since start or the last `resetStats`. */
+  readonly stats: Effect.Effect<ConnectionStats>
+  /** Zero the counters (the protocol learned per origin is kept). */
+  readonly resetStats: Effect.Effect<void>
+  /** The undici dispatcher, for `HttpClient` interop and advanced users. */
+  readonly dispatcher: RoutingDispatcher
+}
+
+/**
+ * The `HttpSession` tag.
+ *
+ * @since 0.1.0
+ */
+export class HttpSession extends Context.Tag("tif1-effect/HttpSession")<HttpSession, HttpSessionService>() {}
+
+/**
+ * Options that are not configuration: extra trusted certificates (a local mirror with a
+ * self-signed certificate), and HTTP/2 limits.
+ *
+ * @since 0.1.0
+ */
+export interface HttpSessionOptions {
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  /** Streams per HTTP/2 connection at most (the server's MAX_CONCURRENT_STREAMS lowers it). Default 100. */
+  readonly maxStreamsPerConnection?: number
+  /** HTTP/2 connections per origin at most. Default 2. */
+  readonly maxH2ConnectionsPerOrigin?: number
+}
+
+/** Maps an undici or socket error to a short reason. */
+const reasonOf = (error: unknown): string => {
+  const { code, message } = error as { code?: string; message?: string }
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "UND_ERR_HEADERS_TIMEOUT":
+    case "UND_ERR_BODY_TIMEOUT":
+    case "ETIMEDOUT":
+      return `timeout: ${message}`
+    case "UND_ERR_SOCKET":
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_CLOSED":
+      return `reset: ${message}`
+    case "ECONNREFUSED":
+      return `refused: ${message}`
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return message?.startsWith("dns") ? message : `dns: ${message}`
+    case "UND_ERR_ABORTED":
+      return "aborted"
+    case "UND_ERR_INVALID_ARG":
+      return `invalid-request: ${message}`
+  }
+  if (code === "ERR_HTTP2_STREAM_ERROR" && message?.includes("REFUSED_STREAM")) return `refused-stream: ${message}`
+  if (code !== undefined && (code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("ERR_SSL"))) {
+    return `tls: ${code} ${message}`
+  }
+  return `transport: ${code ?? ""} ${message ?? String(error)}`.trim()
+}
+
+/**
+ * Build a session on an existing dispatcher (the layer owns its lifetime).
+ *
+ * @since 0.1.0
+ */
+export const makeWithDispatcher = (
+  dispatcher: RoutingDispatcher,
+  settings: { readonly userAgent: string; readonly defaultTimeout: Duration.Duration }
+): HttpSessionService => {
+  const headers = { "user-agent": settings.userAgent, "accept-encoding": "identity" }
+  const get = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> => {
+    const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
+    const timeoutMs = Math.max(1, Math.round(Duration.toMillis(timeout)))
+    return Effect.async<HttpResponse, NetworkError>((resume, signal) => {
+      let parsed: URL
+      try {
+        parsed = new URL(url)
+      } catch {
+        return resume(Effect.fail(new NetworkError({ url, reason: "invalid-url" })))
+      }
+      dispatcher.request({
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
+        method: "GET",
+        headers,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs
+      }).then(
+        async (response) => {
+          const body = new Uint8Array(await response.body.arrayBuffer())
+          resume(Effect.succeed({ status: response.statusCode, headers: response.headers, body }))
+        }
+      ).catch((error) => resume(Effect.fail(new NetworkError({ url, reason: reasonOf(error) }))))
+    }).pipe(
+      // RFC 9113 8.7: a refused stream was not processed, so it is safe to send again at once. It
+      // happens when a stream is sent just as another frees its slot on the server.
+      Effect.retry({ times: 3, while: (error) => error.reason.startsWith("refused-stream") }),
+      // One clock for headers and body together: a server that sends headers then stalls fails here.
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new NetworkError({ url, reason: `timeout: no complete response in ${Duration.format(timeout)}` })
+      })
+    )
+  }
+
+  const stats = Effect.sync((): ConnectionStats => {
+    let totalRequests = 0
+    let connectionsCreated = 0
+    let connectionsReused = 0
+    const byOrigin: Record<string, OriginStats> = {}
+    for (const [origin, counters] of dispatcher.counters) {
+      totalRequests += counters.requests
+      connectionsCreated += counters.connectionsCreated
+      connectionsReused += counters.connectionsReused
+      byOrigin[origin] = { ...counters }
+    }
+    const reuseRate = totalRequests === 0 ? 0 : (connectionsReused / totalRequests) * 100
+    return { totalRequests, connectionsCreated, connectionsReused, reuseRate, byOrigin }
+  })
+
+  const resetStats = Effect.sync(() => {
+    for (const counters of dispatcher.counters.values()) {
+      counters.requests = 0
+      counters.connectionsCreated = 0
+      counters.connectionsReused = 0
+    }
+  })
+
+  return { get, stats, resetStats, dispatcher }
+}
+
+/**
+ * Build the session from config: acquires the dispatcher (closed with the scope) and starts the
+ * periodic stats log (`connection_stats_log_interval`, debug level).
+ *
+ * @since 0.1.0
+ */
+export const make = (options: HttpSessionOptions = {}) =>
+  Effect.gen(function*() {
+    const config = yield* Tif1Config
+    const resolver = yield* DnsResolver
+    const dispatcher = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new RoutingDispatcher({
+          socketsPerOrigin: socketsPerOrigin(config),
+          keepAliveTimeoutMs: config.keepaliveTimeout * 1000,
+          maxRequestsPerConnection: config.keepaliveMaxRequests,
+          multiplexed: config.httpMultiplexed,
+          maxStreamsPerConnection: options.maxStreamsPerConnection ?? 100,
+          maxH2ConnectionsPerOrigin: options.maxH2ConnectionsPerOrigin ?? 2,
+          connectTimeoutMs: Math.min(config.timeout * 1000, 10_000),
+          lookup: resolver.lookup,
+          ca: options.ca
+        })
+      ),
+      (dispatcher) => Effect.promise(() => dispatcher.close())
+    )
+    const session = makeWithDispatcher(dispatcher, {
+      userAgent: config.userAgent,
+      defaultTimeout: Duration.seconds(config.timeout)
+    })
+    if (config.connectionStatsLogInterval > 0) {
+      yield* session.stats.pipe(
+        Effect.flatMap((stats) =>
+          Effect.logDebug(
+            `connections: ${stats.totalRequests} requests, ${stats.connectionsCreated} created, ` +
+              `reuse ${stats.reuseRate.toFixed(1)}%`
+          )
+        ),
+        Effect.repeat(Schedule.spaced(Duration.seconds(config.connectionStatsLogInterval))),
+        Effect.forkScoped
+      )
+    }
+    return session
+  })
+
+/**
+ * The session from config (needs a `DnsResolver`).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<HttpSession, never, Tif1Config | DnsResolver> = Layer.scoped(HttpSession, make())
+
+/**
+ * The session with extra options (trusted CA of a local mirror, HTTP/2 limits).
+ *
+ * @since 0.1.0
+ */
+export const layerWith = (options: HttpSessionOptions): Layer.Layer<HttpSession, never, Tif1Config | DnsResolver> =>
+  Layer.scoped(HttpSession, make(options))
+
+/**
+ * An `@effect/platform` `HttpClient` on the session's dispatcher, for users' other requests
+ * (same sockets, same DNS chain, same user agent).
+ *
+ * @since 0.1.0
+ */
+export const httpClientLayer: Layer.Layer<HttpClient.HttpClient, never, HttpSession> = Layer.unwrapEffect(
+  Effect.map(HttpSession, (session) =>
+    NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+      Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, session.dispatcher as never))
+    ))
+)

@@ -1,0 +1,321 @@
+/**
+ * A protocol-aware undici dispatcher: HTTP/1.1 origins go to a keep-alive socket pool, HTTP/2
+ * origins to one or two multiplexed connections, learned per origin from ALPN on first contact.
+ *
+ * State here is plain mutable fields on purpose: this is the hot path of every request (as in
+ * undici's own dispatchers), and the whole object is owned by the HttpSession layer's scope.
+ *
+ * @internal
+ */
+import * as DiagnosticsChannel from "node:diagnostics_channel"
+import type { LookupFunction, Socket } from "node:net"
+import type { TLSSocket } from "node:tls"
+import { Agent, buildConnector, Client, Dispatcher } from "undici"
+
+/** Which protocol an origin speaks, as ALPN told us. */
+export type OriginProtocol = "h1" | "h2"
+
+/** Counters of one origin. */
+export interface OriginCounters {
+  protocol: OriginProtocol | "unknown"
+  requests: number
+  connectionsCreated: number
+  connectionsReused: number
+}
+
+/** Settings of the dispatcher, already validated by the config. */
+export interface RoutingOptions {
+  readonly socketsPerOrigin: number
+  readonly keepAliveTimeoutMs: number
+  readonly maxRequestsPerConnection: number
+  readonly multiplexed: boolean
+  readonly maxStreamsPerConnection: number
+  readonly maxH2ConnectionsPerOrigin: number
+  readonly connectTimeoutMs: number
+  readonly lookup: LookupFunction | undefined
+  readonly ca: string | Buffer | ReadonlyArray<string | Buffer> | undefined
+}
+
+/** One multiplexed HTTP/2 connection: an undici Client that reconnects itself when its socket dies. */
+interface H2Slot {
+  readonly client: Client
+  streamsDispatched: number
+  inFlight: number
+}
+
+type PendingDispatch = readonly [Dispatcher.DispatchOptions, Dispatcher.DispatchHandler]
+
+type OriginRoute =
+  | { readonly _tag: "Discovering"; readonly probe: Client; readonly waiting: Array<PendingDispatch> }
+  | { readonly _tag: "H1" }
+  | { readonly _tag: "H2"; readonly slots: Array<H2Slot> }
+
+const sendHeadersChannel = DiagnosticsChannel.channel("undici:client:sendHeaders")
+
+const maxConcurrentStreamsSymbol = (client: Client): symbol | undefined =>
+  Object.getOwnPropertySymbols(client).find((symbol) => symbol.description === "max concurrent streams")
+
+const originOf = (options: { protocol: string; hostname: string; port: string }): string => {
+  const defaultPort = options.protocol === "https:" ? "443" : "80"
+  const port = options.port === "" || options.port === defaultPort ? "" : `:${options.port}`
+  return `${options.protocol}//${options.hostname}${port}`
+}
+
+/**
+ * The routing dispatcher. `dispatch` is undici's contract; `request` comes from `Dispatcher`.
+ */
+export class RoutingDispatcher extends Dispatcher {
+  readonly counters = new Map<string, OriginCounters>()
+  private readonly routes = new Map<string, OriginRoute>()
+  private readonly sockets = new WeakMap<Socket, { origin: string; requests: number }>()
+  private readonly h1: Agent
+  private readonly allClients = new Set<Client>()
+  private closed = false
+  private readonly onSendHeaders = (message: unknown) => {
+    const socket = (message as { socket: Socket }).socket
+    const seen = this.sockets.get(socket)
+    if (seen === undefined) return
+    const counters = this.countersFor(seen.origin)
+    counters.requests++
+    if (seen.requests > 0) counters.connectionsReused++
+    seen.requests++
+  }
+
+  constructor(private readonly options: RoutingOptions) {
+    super()
+    this.h1 = new Agent({
+      connections: options.socketsPerOrigin,
+      pipelining: 1,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: options.keepAliveTimeoutMs,
+      // undici closes a socket after the request that finds its counter at the limit, i.e. after
+      // limit + 1 requests; pass limit - 1 so a connection carries exactly the configured number.
+      // A limit of 1 is handled per request with `reset` (undici reads 0 as "no limit").
+      maxRequestsPerClient: Math.max(0, options.maxRequestsPerConnection - 1),
+      connect: this.connector(false, undefined)
+    })
+    sendHeadersChannel.subscribe(this.onSendHeaders)
+  }
+
+  /** Counters for an origin, created on first use. */
+  countersFor(origin: string): OriginCounters {
+    let counters = this.counters.get(origin)
+    if (counters === undefined) {
+      counters = { protocol: "unknown", requests: 0, connectionsCreated: 0, connectionsReused: 0 }
+      this.counters.set(origin, counters)
+    }
+    return counters
+  }
+
+  /** Builds undici's connector, recording every socket it opens and, for a probe, the ALPN answer. */
+  private connector(allowH2: boolean, onConnected: ((socket: Socket) => void) | undefined): buildConnector.connector {
+    const base = buildConnector({
+      allowH2,
+      timeout: this.options.connectTimeoutMs,
+      ...(this.options.lookup === undefined ? {} : { lookup: this.options.lookup }),
+      ...(this.options.ca === undefined ? {} : { ca: this.options.ca as Array<string> }),
+      // Recycled h2 sessions would hide new connections from our counts; TLS resumption stays on.
+      maxCachedSessions: 100
+    })
+    return (connectOptions, callback) =>
+      base(connectOptions, (error, socket) => {
+        if (error === null && socket !== null) {
+          const origin = originOf(connectOptions)
+          this.sockets.set(socket as Socket, { origin, requests: 0 })
+          const counters = this.countersFor(origin)
+          counters.connectionsCreated++
+          if (counters.protocol === "unknown") {
+            counters.protocol = (socket as TLSSocket).alpnProtocol === "h2" ? "h2" : "h1"
+          }
+          onConnected?.(socket as Socket)
+        }
+        callback(error as Error, socket as never)
+      })
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = String(options.origin)
+    const route = this.routes.get(origin)
+    if (route === undefined) {
+      if (!this.options.multiplexed || !origin.startsWith("https:")) {
+        this.routes.set(origin, { _tag: "H1" })
+        return this.dispatchH1(options, handler)
+      }
+      return this.startDiscovery(origin, options, handler)
+    }
+    switch (route._tag) {
+      case "H1":
+        return this.dispatchH1(options, handler)
+      case "H2":
+        return this.dispatchH2(origin, route.slots, options, handler)
+      case "Discovering":
+        route.waiting.push([options, handler])
+        return true
+    }
+  }
+
+  private dispatchH1(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.h1.dispatch(
+      this.options.maxRequestsPerConnection === 1 ? { ...options, reset: true } : options,
+      handler
+    )
+  }
+
+  /**
+   * First contact: one connection learns the protocol while other callers wait for the answer.
+   * They are released when the probe's response starts (by then the server's SETTINGS, and so its
+   * MAX_CONCURRENT_STREAMS, have arrived) or when the probe fails.
+   */
+  private startDiscovery(
+    origin: string,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler
+  ): boolean {
+    const waiting: Array<PendingDispatch> = []
+    let negotiated: OriginProtocol | undefined
+    const probe = this.newH2Client(origin, (socket) => {
+      negotiated = (socket as TLSSocket).alpnProtocol === "h2" ? "h2" : "h1"
+    })
+    const probeSlot: H2Slot = { client: probe, streamsDispatched: 1, inFlight: 1 }
+    const settle = () => {
+      const current = this.routes.get(origin)
+      if (current?._tag !== "Discovering" || current.probe !== probe) return
+      if (negotiated === "h2") {
+        this.routes.set(origin, { _tag: "H2", slots: [probeSlot] })
+        this.syncStreamLimit(probe)
+        for (const [waitingOptions, waitingHandler] of waiting) this.dispatch(waitingOptions, waitingHandler)
+        return
+      }
+      // HTTP/1.1 (the server refused h2), or nothing learned because the probe failed to connect:
+      // the probe serves only its own request; the callers that waited go to the keep-alive pool,
+      // so one failed handshake fails no one else. Unlearned origins are probed again next time.
+      if (negotiated === "h1") this.routes.set(origin, { _tag: "H1" })
+      else this.routes.delete(origin)
+      this.allClients.delete(probe)
+      probe.close().catch(() => undefined)
+      for (const [waitingOptions, waitingHandler] of waiting) this.dispatchH1(waitingOptions, waitingHandler)
+    }
+    this.routes.set(origin, { _tag: "Discovering", probe, waiting })
+    return probe.dispatch(options, this.trackInFlight(probeSlot, handler, settle))
+  }
+
+  private newH2Client(origin: string, onConnected: ((socket: Socket) => void) | undefined): Client {
+    const client = new Client(origin, {
+      allowH2: true,
+      // One request until ALPN says h2; then as many as the connection's stream limit.
+      pipelining: 1,
+      maxConcurrentStreams: this.options.maxStreamsPerConnection,
+      // Larger flow-control windows than the defaults, so one connection is not capped by
+      // WINDOW_UPDATE round trips on real links.
+      initialWindowSize: 4 * 1024 * 1024,
+      connectionWindowSize: 16 * 1024 * 1024,
+      keepAliveTimeout: this.options.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: this.options.keepAliveTimeoutMs,
+      connect: this.connector(true, onConnected)
+    })
+    this.allClients.add(client)
+    return client
+  }
+
+  /** Lowers a connection's stream limit to the server's MAX_CONCURRENT_STREAMS once it is known. */
+  private syncStreamLimit(client: Client): void {
+    const symbol = maxConcurrentStreamsSymbol(client)
+    const advertised = symbol === undefined ? undefined : (client as unknown as Record<symbol, number>)[symbol]
+    const limit = Math.min(this.options.maxStreamsPerConnection, advertised ?? this.options.maxStreamsPerConnection)
+    if (client.pipelining !== limit) client.pipelining = limit
+  }
+
+  /**
+   * Wraps a handler so the slot's in-flight count drops when the request ends, however it ends,
+   * and `onStart` (if any) runs when the response starts or the request fails.
+   */
+  private trackInFlight(
+    slot: H2Slot,
+    handler: Dispatcher.DispatchHandler,
+    onStart?: () => void
+  ): Dispatcher.DispatchHandler {
+    let started = onStart === undefined
+    let finished = false
+    const start = () => {
+      if (!started) {
+        started = true
+        onStart!()
+      }
+    }
+    const finish = () => {
+      if (!finished) {
+        finished = true
+        slot.inFlight--
+      }
+      start()
+    }
+    const wrapped = handler as Dispatcher.DispatchHandler & Record<string, unknown>
+    const wrap = (name: string, before: () => void) => {
+      const original = wrapped[name] as ((...args: Array<unknown>) => unknown) | undefined
+      if (typeof original !== "function") return
+      wrapped[name] = (...args: Array<unknown>) => {
+        before()
+        return original.apply(handler, args)
+      }
+    }
+    for (const name of ["onComplete", "onError", "onResponseEnd", "onResponseError"]) wrap(name, finish)
+    if (onStart !== undefined) { for (const name of ["onHeaders", "onResponseStart"]) wrap(name, start) }
+    return wrapped
+  }
+
+  /** Least-loaded live connection; a second one opens only when the first is at its stream limit. */
+  private dispatchH2(
+    origin: string,
+    slots: Array<H2Slot>,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler
+  ): boolean {
+    let chosen: H2Slot | undefined
+    for (const slot of slots) {
+      if (chosen === undefined || slot.inFlight < chosen.inFlight) chosen = slot
+    }
+    if (
+      chosen === undefined ||
+      (chosen.inFlight >= chosen.client.pipelining && slots.length < this.options.maxH2ConnectionsPerOrigin)
+    ) {
+      // Same server, same SETTINGS: start the new connection at the limit the others learned.
+      const knownLimit = slots[0]?.client.pipelining ?? this.options.maxStreamsPerConnection
+      chosen = { client: this.newH2Client(origin, undefined), streamsDispatched: 0, inFlight: 0 }
+      chosen.client.pipelining = knownLimit
+      slots.push(chosen)
+    }
+    this.syncStreamLimit(chosen.client)
+    chosen.streamsDispatched++
+    chosen.inFlight++
+    const tracked = this.trackInFlight(chosen, handler)
+    if (chosen.streamsDispatched >= this.options.maxRequestsPerConnection) {
+      // Recycle after keepalive_max_requests streams (undici only does this for HTTP/1.1): take the
+      // connection out of rotation now; close() lets the streams already on it finish.
+      slots.splice(slots.indexOf(chosen), 1)
+      const retiring = chosen.client
+      const accepted = retiring.dispatch(options, tracked)
+      this.allClients.delete(retiring)
+      retiring.close().catch(() => undefined)
+      return accepted
+    }
+    return chosen.client.dispatch(options, tracked)
+  }
+
+  /** Remembered protocol of an origin, if any request has reached it. */
+  protocolOf(origin: string): OriginProtocol | "unknown" {
+    return this.counters.get(origin)?.protocol ?? "unknown"
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    sendHeadersChannel.unsubscribe(this.onSendHeaders)
+    await Promise.all([this.h1.close(), ...[...this.allClients].map((client) => client.close())])
+  }
+
+  override async destroy(): Promise<void> {
+    this.closed = true
+    sendHeadersChannel.unsubscribe(this.onSendHeaders)
+    await Promise.all([this.h1.destroy(), ...[...this.allClients].map((client) => client.destroy())])
+  }
+}

@@ -1,0 +1,222 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
+import { NetworkError } from "../src/schema/Errors.js"
+import * as DnsResolver from "../src/services/DnsResolver.js"
+import * as HttpSession from "../src/services/HttpSession.js"
+import { eventually, startServer, testCertificate } from "./support/servers.js"
+
+const payload = Buffer.from(JSON.stringify({ tel: { speed: Array.from({ length: 2000 }, (_, i) => i % 330) } }))
+
+const sessionLayer = (overrides: Tif1ConfigOverrides = {}, options: HttpSession.HttpSessionOptions = {}) =>
+  HttpSession.layerWith({ ca: testCertificate().cert, ...options }).pipe(
+    Layer.provide(DnsResolver.layerChain(Effect.succeed([DnsResolver.systemResolver]))),
+    Layer.provide(Tif1Config.layerDefaults({ connectionStatsLogInterval: 0, ...overrides }))
+  )
+
+const serveJson = (_request: unknown, response: any) => {
+  response.writeHead(200, { "content-type": "application/json" })
+  response.end(payload)
+}
+
+const withSession = <A, E>(
+  overrides: Tif1ConfigOverrides,
+  body: (session: HttpSession.HttpSessionService) => Effect.Effect<A, E>,
+  options: HttpSession.HttpSessionOptions = {}
+) => Effect.flatMap(HttpSession.HttpSession, body).pipe(Effect.provide(sessionLayer(overrides, options)))
+
+describe("HttpSession", () => {
+  it.scoped("HTTP/1.1: connectionsCreated equals what the server saw, bodies are exact", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", serveJson)
+      const stats = yield* withSession({ poolConnections: 8 }, (session) =>
+        Effect.gen(function*() {
+          const responses = yield* Effect.forEach(
+            Array.from({ length: 60 }, (_, i) => `${server.origin}/file-${i}.json`),
+            (url) => session.get(url),
+            { concurrency: 20 }
+          )
+          for (const response of responses) {
+            expect(response.status).toBe(200)
+            expect(Buffer.from(response.body).equals(payload)).toBe(true)
+          }
+          return yield* session.stats
+        }))
+      expect(stats.totalRequests).toBe(60)
+      expect(stats.connectionsCreated).toBe(server.connectionsOpened())
+      expect(stats.connectionsCreated).toBeLessThanOrEqual(8)
+      expect(stats.connectionsReused).toBe(60 - stats.connectionsCreated)
+      expect(stats.reuseRate).toBeCloseTo((stats.connectionsReused / 60) * 100)
+      expect(stats.byOrigin[server.origin]?.protocol).toBe("h1")
+    }))
+
+  it.scoped("HTTP/2: 200 requests at concurrency 100 use at most 2 connections", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h2", serveJson)
+      const stats = yield* withSession({}, (session) =>
+        Effect.gen(function*() {
+          const responses = yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => `${server.origin}/file-${i}.json`),
+            (url) => session.get(url),
+            { concurrency: 100 }
+          )
+          expect(responses.every((response) => Buffer.from(response.body).equals(payload))).toBe(true)
+          return yield* session.stats
+        }))
+      expect(server.requests()).toBe(200)
+      expect(server.connectionsOpened()).toBeLessThanOrEqual(2)
+      expect(stats.connectionsCreated).toBe(server.connectionsOpened())
+      expect(stats.totalRequests).toBe(200)
+      expect(stats.byOrigin[server.origin]?.protocol).toBe("h2")
+    }))
+
+  it.scoped("HTTP/2: streams past the server's MAX_CONCURRENT_STREAMS queue instead of failing", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer(
+        "h2",
+        (_request, response) => setTimeout(() => serveJson(_request, response), 5),
+        {
+          maxConcurrentStreams: 10
+        }
+      )
+      const statuses = yield* withSession({}, (session) =>
+        Effect.forEach(
+          Array.from({ length: 60 }, (_, i) => `${server.origin}/f${i}.json`),
+          (url) => Effect.map(session.get(url), (r) => r.status),
+          { concurrency: 60 }
+        ))
+      expect(statuses.every((status) => status === 200)).toBe(true)
+      expect(server.connectionsOpened()).toBeLessThanOrEqual(2)
+    }))
+
+  it.scoped("falls back to HTTP/1.1 when the TLS server refuses h2", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1-tls", serveJson)
+      const stats = yield* withSession({}, (session) =>
+        Effect.gen(function*() {
+          const responses = yield* Effect.forEach(
+            Array.from({ length: 20 }, (_, i) => `${server.origin}/f${i}.json`),
+            (url) => session.get(url),
+            { concurrency: 10 }
+          )
+          expect(responses.every((response) => response.status === 200)).toBe(true)
+          return yield* session.stats
+        }))
+      expect(stats.byOrigin[server.origin]?.protocol).toBe("h1")
+      expect(stats.connectionsCreated).toBe(server.connectionsOpened())
+      expect(stats.totalRequests).toBe(20)
+    }))
+
+  it.scoped("a stalled body times out (the timeout covers headers and body)", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", (_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+        response.write("{\"tel\":")
+      })
+      const error = yield* withSession({}, (session) =>
+        Effect.flip(session.get(`${server.origin}/stall.json`, { timeout: "300 millis" })))
+      expect(error).toBeInstanceOf(NetworkError)
+      expect(error.reason).toMatch(/^timeout/)
+      expect(error.url).toBe(`${server.origin}/stall.json`)
+    }))
+
+  it.scoped("a reset mid-body is a NetworkError with reason reset", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", (_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-length": "100000" })
+        response.write("{\"tel\":[1,2,3", () => response.socket.destroy())
+      })
+      const error = yield* withSession({}, (session) => Effect.flip(session.get(`${server.origin}/reset.json`)))
+      expect(error.reason).toMatch(/^reset/)
+    }))
+
+  it.scoped("a request after the server closed idle sockets succeeds or fails cleanly, never hangs", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", serveJson)
+      ;(server.server as any).keepAliveTimeout = 50
+      const outcomes = yield* withSession({}, (session) =>
+        Effect.gen(function*() {
+          const first = yield* session.get(`${server.origin}/a.json`)
+          yield* eventually(() => server.connectionsOpen() === 0, "the server to close the idle socket")
+          const second = yield* Effect.either(session.get(`${server.origin}/b.json`, { timeout: "5 seconds" }))
+          return [first.status, second] as const
+        }))
+      expect(outcomes[0]).toBe(200)
+      const second = outcomes[1]
+      if (second._tag === "Right") expect(second.right.status).toBe(200)
+      else expect(second.left).toBeInstanceOf(NetworkError)
+    }))
+
+  it.scoped("HTTP/1.1 connections are recycled after keepalive_max_requests", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", serveJson)
+      yield* withSession({ keepaliveMaxRequests: 5 }, (session) =>
+        Effect.forEach(
+          Array.from({ length: 20 }, (_, i) => `${server.origin}/${i}.json`),
+          (url) => session.get(url)
+        ))
+      // undici may open a fresh socket when the previous one is not yet back in the pool; what
+      // recycling guarantees is that no connection carries more than 5 requests.
+      expect(server.requests()).toBe(20)
+      expect(Math.max(...server.requestsPerConnection())).toBe(5)
+      expect(server.connectionsOpened()).toBeGreaterThanOrEqual(4)
+    }))
+
+  it.scoped("HTTP/2 connections are recycled after keepalive_max_requests streams", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h2", serveJson)
+      const stats = yield* withSession({ keepaliveMaxRequests: 10 }, (session) =>
+        Effect.gen(function*() {
+          yield* Effect.forEach(
+            Array.from({ length: 30 }, (_, i) => `${server.origin}/${i}.json`),
+            (url) => session.get(url)
+          )
+          return yield* session.stats
+        }))
+      expect(server.connectionsOpened()).toBe(3)
+      expect(stats.connectionsCreated).toBe(3)
+    }))
+
+  it.scoped("sends the configured user agent", () =>
+    Effect.gen(function*() {
+      const agents: Array<string | undefined> = []
+      const server = yield* startServer("h2", (request, response) => {
+        agents.push(request.headers["user-agent"] as string | undefined)
+        serveJson(request, response)
+      })
+      yield* withSession({ userAgent: "tif1-test/9" }, (session) => session.get(`${server.origin}/ua.json`))
+      expect(agents).toEqual(["tif1-test/9"])
+    }))
+
+  it.scoped("closing the scope closes every socket", () =>
+    Effect.gen(function*() {
+      const h1 = yield* startServer("h1", serveJson)
+      const h2 = yield* startServer("h2", serveJson)
+      yield* withSession({}, (session) =>
+        Effect.forEach(
+          [
+            ...Array.from({ length: 10 }, () => `${h1.origin}/x.json`),
+            ...Array.from({ length: 10 }, () => `${h2.origin}/x.json`)
+          ],
+          (url) => session.get(url),
+          { concurrency: 10 }
+        ).pipe(Effect.tap(() => expect(h1.connectionsOpen() + h2.connectionsOpen()).toBeGreaterThan(0))))
+      yield* eventually(() => h1.connectionsOpen() === 0 && h2.connectionsOpen() === 0, "every socket to close")
+    }))
+
+  it.scoped("the platform HttpClient layer rides on the same dispatcher", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", serveJson)
+      const [text, stats] = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const response = yield* client.get(`${server.origin}/via-client.json`)
+        const text = yield* response.text
+        const session = yield* HttpSession.HttpSession
+        return [text, yield* session.stats] as const
+      }).pipe(Effect.provide(HttpSession.httpClientLayer.pipe(Layer.provideMerge(sessionLayer()))))
+      expect(text).toBe(payload.toString())
+      expect(stats.totalRequests).toBe(1)
+    }))
+})

@@ -40,7 +40,10 @@ const startDohServer = (ttl: number) =>
         resume(Effect.succeed({ url: `https://127.0.0.1:${port}/dns-query`, aQueries: () => aQueries, server }))
       })
     }),
-    ({ server }) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+      })
   )
 
 describe("DnsResolver", () => {

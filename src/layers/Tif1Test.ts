@@ -1,0 +1,170 @@
+/**
+ * `Tif1Test`: layers for users' tests. An `HttpSession` that answers from an in-memory map of
+ * URL -> response (an unmatched URL is a 404), with the rest of the stack real, so a test of a
+ * user's own program exercises retries, CDN fallback, the breaker and the cache without a network.
+ *
+ * @example
+ * ```ts
+ * const routes = Tif1Test.routes({
+ *   "https://cdn.jsdelivr.net/gh/TracingInsights/2025@main/Australian%20Grand%20Prix/Race/drivers.json":
+ *     [{ status: 503 }, { status: 200, body: { drivers: [] } }]
+ * })
+ * const layer = Tif1Test.layer(routes, { maxRetries: 1, retryBackoffFactor: 0, retryJitter: false })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
+import { NetworkError } from "../schema/Errors.js"
+import * as Cache from "../services/Cache.js"
+import { DnsResolver } from "../services/DnsResolver.js"
+import { type HttpResponse, HttpSession, makeWithDispatcher } from "../services/HttpSession.js"
+import { RoutingDispatcher } from "../services/internal/routingDispatcher.js"
+import { layerFrom, type Tif1Services } from "./Tif1.js"
+
+/**
+ * One canned answer. `body` may be a string, bytes, or any JSON value (serialised).
+ * `error` makes the request fail with a `NetworkError` of that reason instead (a transport failure).
+ *
+ * @since 0.1.0
+ */
+export interface CannedResponse {
+  readonly status?: number
+  readonly body?: unknown
+  readonly headers?: Readonly<Record<string, string>>
+  readonly error?: string
+}
+
+/**
+ * A URL's answers: one answer for every request, or a list answered in turn (the last repeats).
+ *
+ * @since 0.1.0
+ */
+export type Route = CannedResponse | ReadonlyArray<CannedResponse>
+
+/**
+ * The mock's routes plus the log of requests it saw (URL and Clock time), for assertions.
+ *
+ * @since 0.1.0
+ */
+export interface TestRoutes {
+  readonly routes: Map<string, Route>
+  readonly requests: Array<{ readonly url: string; readonly at: number }>
+  /** Requests seen for one URL. */
+  readonly hits: (url: string) => number
+}
+
+/**
+ * Routes from a plain object.
+ *
+ * @since 0.1.0
+ */
+export const routes = (table: Readonly<Record<string, Route>> = {}): TestRoutes => {
+  const requests: Array<{ url: string; at: number }> = []
+  return {
+    routes: new Map(Object.entries(table)),
+    requests,
+    hits: (url) => requests.filter((request) => request.url === url).length
+  }
+}
+
+const encoder = new TextEncoder()
+const bodyBytes = (body: unknown): Uint8Array =>
+  body === undefined
+    ? new Uint8Array()
+    : body instanceof Uint8Array
+    ? body
+    : encoder.encode(typeof body === "string" ? body : JSON.stringify(body))
+
+/**
+ * An `HttpSession` answering from `routes`. Its stats count the requests it answered.
+ *
+ * @since 0.1.0
+ */
+export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
+  Layer.scoped(
+    HttpSession,
+    Effect.gen(function*() {
+      // A real (idle) dispatcher backs `dispatcher`/`HttpClient` interop; it never opens a socket here.
+      const dispatcher = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          new RoutingDispatcher({
+            socketsPerOrigin: 1,
+            keepAliveTimeoutMs: 1000,
+            maxRequestsPerConnection: 1,
+            multiplexed: false,
+            maxStreamsPerConnection: 1,
+            maxH2ConnectionsPerOrigin: 1,
+            connectTimeoutMs: 1000,
+            lookup: undefined,
+            ca: undefined
+          })
+        ),
+        (dispatcher) => Effect.promise(() => dispatcher.close())
+      )
+      const real = makeWithDispatcher(dispatcher, { userAgent: "tif1-test", defaultTimeout: Duration.seconds(1) })
+      const served = new Map<string, number>()
+      let total = 0
+      const get = (url: string) =>
+        Effect.gen(function*() {
+          table.requests.push({ url, at: yield* Clock.currentTimeMillis })
+          total++
+          const route = table.routes.get(url)
+          const index = served.get(url) ?? 0
+          served.set(url, index + 1)
+          const answer: CannedResponse = route === undefined
+            ? { status: 404, body: "Not Found" }
+            : Array.isArray(route)
+            ? route[Math.min(index, route.length - 1)] ?? { status: 404 }
+            : route as CannedResponse
+          if (answer.error !== undefined) return yield* new NetworkError({ url, reason: answer.error })
+          return {
+            status: answer.status ?? 200,
+            headers: answer.headers ?? {},
+            body: bodyBytes(answer.body)
+          } satisfies HttpResponse
+        })
+      return {
+        ...real,
+        get,
+        stats: Effect.sync(() => ({
+          totalRequests: total,
+          connectionsCreated: 0,
+          connectionsReused: total,
+          reuseRate: total === 0 ? 0 : 100,
+          byOrigin: {}
+        })),
+        resetStats: Effect.sync(() => {
+          total = 0
+        })
+      }
+    })
+  )
+
+const noDns = Layer.succeed(DnsResolver, {
+  resolve: (hostname) =>
+    Effect.fail(new NetworkError({ url: `dns://${hostname}`, reason: "dns: disabled in Tif1Test" })),
+  lookup: (_hostname, _options, callback) => callback(new Error("dns disabled in Tif1Test"), "", 4)
+})
+
+/**
+ * Every tif1 service, with the mock session, defaults plus `overrides` for config (environment
+ * and files are ignored so tests are hermetic), and a memory-only cache unless `cache` says
+ * otherwise.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  table: TestRoutes,
+  overrides: Tif1ConfigOverrides = {},
+  cache: Layer.Layer<Cache.Cache, never, Tif1Config> = Cache.layerMemory
+): Layer.Layer<Tif1Services> =>
+  layerFrom(Tif1Config.layerDefaults({ connectionStatsLogInterval: 0, ...overrides }), {
+    dns: noDns,
+    session: sessionLayer(table),
+    cache
+  }).pipe(Layer.orDie)

@@ -1,0 +1,203 @@
+/**
+ * Column tables as TracingInsights publishes them: one JSON object of equal-length arrays. A
+ * decoder checks each column in one pass and copies it only when a value must change (`"None"`
+ * to `null`, `0`/`1` to a boolean), so decoding costs little next to `JSON.parse`.
+ *
+ * @since 0.1.0
+ */
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+/**
+ * How one column's values decode. A trailing `?` allows missing values: `null` and the strings
+ * `"None"`, `"null"`, `"nan"`, `"NaN"` and `""` decode to `null`. `scalar` is any string, number
+ * or boolean.
+ *
+ * @since 0.1.0
+ */
+export type ColumnKind =
+  | "number"
+  | "number?"
+  | "boolean"
+  | "boolean?"
+  | "string"
+  | "string?"
+  | "scalar?"
+
+/**
+ * The TypeScript type of a column of a kind.
+ *
+ * @since 0.1.0
+ */
+export type ColumnType<K extends ColumnKind> = K extends "number" ? ReadonlyArray<number>
+  : K extends "number?" ? ReadonlyArray<number | null>
+  : K extends "boolean" ? ReadonlyArray<boolean>
+  : K extends "boolean?" ? ReadonlyArray<boolean | null>
+  : K extends "string" ? ReadonlyArray<string>
+  : K extends "string?" ? ReadonlyArray<string | null>
+  : ReadonlyArray<string | number | boolean | null>
+
+const missingWords = new Set(["None", "none", "null", "nan", "NaN", ""])
+const isMissing = (value: unknown) => value === null || (typeof value === "string" && missingWords.has(value))
+
+const noChange = Symbol("noChange")
+const invalid = Symbol("invalid")
+type Converted = unknown | typeof noChange | typeof invalid
+
+/** Converts one value: `noChange` when it is already right, `invalid` when it cannot be. */
+const converters: Record<ColumnKind, (value: unknown) => Converted> = {
+  "number": (value) => (typeof value === "number" ? noChange : invalid),
+  "number?": (value) => (typeof value === "number" || value === null ? noChange : isMissing(value) ? null : invalid),
+  "boolean": (value) => (typeof value === "boolean" ? noChange : value === 0 || value === 1 ? value === 1 : invalid),
+  "boolean?": (value) =>
+    typeof value === "boolean" || value === null
+      ? noChange
+      : value === 0 || value === 1
+      ? value === 1
+      : isMissing(value)
+      ? null
+      : invalid,
+  "string": (value) => (typeof value === "string" ? noChange : invalid),
+  "string?": (
+    value
+  ) => (value === null ? noChange : isMissing(value) ? null : typeof value === "string" ? noChange : invalid),
+  "scalar?": (value) =>
+    value === null
+      ? noChange
+      : isMissing(value)
+      ? null
+      : ["string", "number", "boolean"].includes(typeof value)
+      ? noChange
+      : invalid
+}
+
+const expected: Record<ColumnKind, string> = {
+  "number": "a number",
+  "number?": "a number or a missing value",
+  "boolean": "a boolean or 0/1",
+  "boolean?": "a boolean, 0/1 or a missing value",
+  "string": "a string",
+  "string?": "a string or a missing value",
+  "scalar?": "a string, number, boolean or missing value"
+}
+
+const show = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text
+}
+
+/**
+ * Decode one column: the same array when nothing changes, a copy when something does, or a
+ * message naming the first bad index.
+ *
+ * @since 0.1.0
+ */
+export const decodeColumn = (
+  name: string,
+  values: ReadonlyArray<unknown>,
+  kind: ColumnKind
+): { readonly values: ReadonlyArray<unknown> } | { readonly error: string } => {
+  const convert = converters[kind]
+  let copy: Array<unknown> | undefined
+  for (let index = 0; index < values.length; index++) {
+    const converted = convert(values[index])
+    if (converted === noChange) {
+      if (copy !== undefined) copy[index] = values[index]
+      continue
+    }
+    if (converted === invalid) {
+      return { error: `column "${name}" index ${index}: expected ${expected[kind]}, got ${show(values[index])}` }
+    }
+    copy ??= values.slice(0, index)
+    copy[index] = converted
+  }
+  return { values: copy ?? values }
+}
+
+/**
+ * A table: its columns (required unless listed in `optional`) and scalar (non-column) fields.
+ *
+ * @since 0.1.0
+ */
+export interface TableSpec {
+  readonly name: string
+  readonly columns: Readonly<Record<string, ColumnKind>>
+  readonly optional?: ReadonlyArray<string>
+  readonly scalars?: Readonly<Record<string, "string" | "number">>
+}
+
+/**
+ * Decode a column table. Unknown extra columns are kept (new channels must not vanish) and
+ * length-checked like the others.
+ *
+ * @since 0.1.0
+ */
+export const decodeTable = (
+  input: unknown,
+  spec: TableSpec
+): { readonly value: Record<string, unknown> } | { readonly error: string } => {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    return { error: `${spec.name}: expected an object of columns` }
+  }
+  const source = input as Record<string, unknown>
+  const optional = new Set(spec.optional ?? [])
+  const output: Record<string, unknown> = {}
+  let length: number | undefined
+  let lengthColumn = ""
+  const checkLength = (name: string, values: ReadonlyArray<unknown>) => {
+    if (length === undefined) {
+      length = values.length
+      lengthColumn = name
+      return undefined
+    }
+    return values.length === length
+      ? undefined
+      : `${spec.name}: columns differ in length: "${lengthColumn}" has ${length}, "${name}" has ${values.length}`
+  }
+  for (const [name, kind] of Object.entries(spec.columns)) {
+    const values = source[name]
+    if (values === undefined) {
+      if (optional.has(name)) continue
+      return { error: `${spec.name}: missing column "${name}"` }
+    }
+    if (!Array.isArray(values)) return { error: `${spec.name}: column "${name}" is not an array` }
+    const lengthError = checkLength(name, values)
+    if (lengthError !== undefined) return { error: lengthError }
+    const decoded = decodeColumn(name, values, kind)
+    if ("error" in decoded) return { error: `${spec.name}: ${decoded.error}` }
+    output[name] = decoded.values
+  }
+  for (const [name, kind] of Object.entries(spec.scalars ?? {})) {
+    const value = source[name]
+    if (typeof value !== kind) return { error: `${spec.name}: field "${name}" must be a ${kind}, got ${show(value)}` }
+    output[name] = value
+  }
+  for (const [name, value] of Object.entries(source)) {
+    if (name in output || name in spec.columns) continue
+    if (Array.isArray(value)) {
+      const lengthError = checkLength(name, value)
+      if (lengthError !== undefined) return { error: lengthError }
+    }
+    output[name] = value
+  }
+  return { value: output }
+}
+
+/**
+ * An Effect Schema (from unknown JSON to `A`) around a fast decoder.
+ *
+ * @since 0.1.0
+ */
+export const fastSchema = <A>(
+  identifier: string,
+  decode: (input: unknown) => { readonly value: A } | { readonly error: string }
+): Schema.Schema<A> =>
+  Schema.declare([], {
+    decode: () => (input, _options, ast) => {
+      const result = decode(input)
+      return "error" in result
+        ? ParseResult.fail(new ParseResult.Type(ast, input, result.error))
+        : ParseResult.succeed(result.value)
+    },
+    encode: () => (input) => ParseResult.succeed(input)
+  }, { identifier }) as unknown as Schema.Schema<A>

@@ -1,0 +1,485 @@
+/**
+ * `Cache`: a memory LRU tier (JSON and telemetry sized separately) over a SQLite tier (one WAL
+ * database file in `cache_dir`, values compressed above a few KB, checksummed), plus a negative
+ * cache for files missing on every CDN, with a TTL. A row that fails to decompress, verify or
+ * parse is a miss and is deleted: never a crash, never wrong data. Layers: memory + SQLite
+ * (default), memory only, none (`ci_mode` or `enable_cache: false`).
+ *
+ * @since 0.1.0
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Zlib from "node:zlib"
+import { Tif1Config } from "../schema/Config.js"
+import { isTelemetryPath } from "../schema/DataRequest.js"
+import { Tif1ConfigError } from "../schema/Errors.js"
+import { deepFreeze, parseJsonBytes } from "./internal/json.js"
+
+/**
+ * A JSON object as delivered: frozen, so no caller can change what the next one gets.
+ *
+ * @since 0.1.0
+ */
+export type JsonObject = { readonly [key: string]: unknown }
+
+/**
+ * What a lookup found.
+ *
+ * @since 0.1.0
+ */
+export type CacheLookup =
+  | { readonly _tag: "Hit"; readonly value: JsonObject; readonly tier: "memory" | "sqlite" }
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Miss" }
+
+/**
+ * What `invalidate` clears: everything, the memory tier only, or one kind of file in both tiers
+ * (`telemetry` = `*_tel.json`, `json` = every other file). Negative entries go with `all`,
+ * `json` and `telemetry`.
+ *
+ * @since 0.1.0
+ */
+export type CacheScope = "all" | "memory" | "json" | "telemetry"
+
+/**
+ * Hits and misses per tier, entries and bytes.
+ *
+ * @since 0.1.0
+ */
+export interface CacheStats {
+  readonly memory: { readonly hits: number; readonly misses: number; readonly entries: number }
+  readonly sqlite: {
+    readonly enabled: boolean
+    readonly hits: number
+    readonly misses: number
+    readonly entries: number
+    readonly bytes: number
+    readonly corruptRowsDropped: number
+  }
+  readonly negative: { readonly hits: number; readonly entries: number }
+}
+
+/**
+ * The cache.
+ *
+ * @since 0.1.0
+ */
+export interface CacheService {
+  /** Look a key up: memory, then SQLite (a SQLite hit is promoted to memory), then negative entries. */
+  readonly get: (key: string) => Effect.Effect<CacheLookup>
+  /** Store a delivered value and the exact bytes it was parsed from; clears a negative entry. */
+  readonly set: (key: string, value: JsonObject, body: Uint8Array) => Effect.Effect<void>
+  /** Remember that a file is missing on every CDN, for `missing_payloads_ttl_days`. */
+  readonly setMissing: (key: string) => Effect.Effect<void>
+  /** Clear a scope. */
+  readonly invalidate: (scope: CacheScope) => Effect.Effect<void>
+  /** Counters and sizes. */
+  readonly stats: Effect.Effect<CacheStats>
+}
+
+/**
+ * The `Cache` tag.
+ *
+ * @since 0.1.0
+ */
+export class Cache extends Context.Tag("tif1-effect/Cache")<Cache, CacheService>() {}
+
+/** An LRU over a Map's insertion order: a read moves the entry to the back. */
+class Lru<V> {
+  private readonly map = new Map<string, V>()
+  constructor(private readonly capacity: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key)
+    if (value !== undefined) {
+      this.map.delete(key)
+      this.map.set(key, value)
+    }
+    return value
+  }
+  set(key: string, value: V): void {
+    if (this.capacity <= 0) return
+    this.map.delete(key)
+    this.map.set(key, value)
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!)
+  }
+  delete(key: string): void {
+    this.map.delete(key)
+  }
+  clear(): void {
+    this.map.clear()
+  }
+  keys(): IterableIterator<string> {
+    return this.map.keys()
+  }
+  get size(): number {
+    return this.map.size
+  }
+}
+
+/** Values at or above this size are stored deflated (zlib format: adler-32 checked on inflate). */
+export const compressAboveBytes = 4096
+
+const encodingRaw = 0
+const encodingDeflate = 1
+
+/** The second tier: where bytes are kept across processes. */
+interface PersistentTier {
+  readonly read: (key: string) => Effect.Effect<Uint8Array | undefined>
+  readonly write: (key: string, body: Uint8Array) => Effect.Effect<void>
+  readonly readMissing: (key: string, now: number) => Effect.Effect<boolean>
+  readonly writeMissing: (key: string, expiresAt: number) => Effect.Effect<void>
+  readonly clearMissing: (key: string) => Effect.Effect<void>
+  readonly invalidate: (scope: Exclude<CacheScope, "memory">) => Effect.Effect<void>
+  readonly sizes: Effect.Effect<{ readonly entries: number; readonly bytes: number }>
+  readonly corruptRowsDropped: () => number
+}
+
+/** Negative entries kept in memory (memory-only layer). */
+const memoryMissing = (): Pick<PersistentTier, "readMissing" | "writeMissing" | "clearMissing"> & {
+  readonly clear: (predicate: (key: string) => boolean) => void
+  readonly size: () => number
+} => {
+  const expiries = new Map<string, number>()
+  return {
+    readMissing: (key, now) =>
+      Effect.sync(() => {
+        const expiresAt = expiries.get(key)
+        if (expiresAt === undefined) return false
+        if (expiresAt > now) return true
+        expiries.delete(key)
+        return false
+      }),
+    writeMissing: (key, expiresAt) => Effect.sync(() => void expiries.set(key, expiresAt)),
+    clearMissing: (key) => Effect.sync(() => void expiries.delete(key)),
+    clear: (predicate) => {
+      for (const key of [...expiries.keys()]) if (predicate(key)) expiries.delete(key)
+    },
+    size: () => expiries.size
+  }
+}
+
+const scopeMatches = (scope: CacheScope, key: string): boolean =>
+  scope === "all" || scope === "memory" || (scope === "telemetry") === isTelemetryPath(key)
+
+/**
+ * Build the cache from its tiers.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: {
+  readonly memoryMaxItems: number
+  readonly memoryTelemetryMaxItems: number
+  readonly missingTtlDays: number
+  readonly persistent: PersistentTier | undefined
+}): Effect.Effect<CacheService> =>
+  Effect.sync(() => {
+    const json = new Lru<JsonObject>(options.memoryMaxItems)
+    const telemetry = new Lru<JsonObject>(options.memoryTelemetryMaxItems)
+    const lruFor = (key: string) => (isTelemetryPath(key) ? telemetry : json)
+    const negative = options.persistent ?? memoryMissing()
+    const inMemoryNegative = options.persistent === undefined
+      ? (negative as ReturnType<typeof memoryMissing>)
+      : undefined
+    const counters = { memoryHits: 0, memoryMisses: 0, sqliteHits: 0, sqliteMisses: 0, negativeHits: 0 }
+    const ttlMs = options.missingTtlDays * 24 * 60 * 60 * 1000
+
+    const get = (key: string): Effect.Effect<CacheLookup> => {
+      const lru = lruFor(key)
+      const value = lru.get(key)
+      if (value !== undefined) {
+        counters.memoryHits++
+        return Effect.succeed({ _tag: "Hit", value, tier: "memory" })
+      }
+      counters.memoryMisses++
+      return Effect.gen(function*() {
+        if (options.persistent !== undefined) {
+          const body = yield* options.persistent.read(key)
+          if (body !== undefined) {
+            const parsed = parseJsonBytes(body)
+            if (parsed.error === undefined && isObject(parsed.value)) {
+              counters.sqliteHits++
+              const frozen = deepFreeze(parsed.value)
+              lru.set(key, frozen)
+              return { _tag: "Hit", value: frozen, tier: "sqlite" } as const
+            }
+          }
+          counters.sqliteMisses++
+        }
+        const now = yield* Clock.currentTimeMillis
+        if (yield* negative.readMissing(key, now)) {
+          counters.negativeHits++
+          return { _tag: "Missing" } as const
+        }
+        return { _tag: "Miss" } as const
+      })
+    }
+
+    const service: CacheService = {
+      get,
+      set: (key, value, body) =>
+        Effect.gen(function*() {
+          lruFor(key).set(key, deepFreeze(value))
+          yield* negative.clearMissing(key)
+          if (options.persistent !== undefined) yield* options.persistent.write(key, body)
+        }),
+      setMissing: (key) => Effect.flatMap(Clock.currentTimeMillis, (now) => negative.writeMissing(key, now + ttlMs)),
+      invalidate: (scope) =>
+        Effect.gen(function*() {
+          for (const lru of [json, telemetry]) {
+            for (const key of [...lru.keys()]) if (scopeMatches(scope, key)) lru.delete(key)
+          }
+          if (scope === "memory") return
+          inMemoryNegative?.clear((key) => scopeMatches(scope, key))
+          if (options.persistent !== undefined) yield* options.persistent.invalidate(scope)
+        }),
+      stats: Effect.gen(function*() {
+        const sizes = options.persistent === undefined ? { entries: 0, bytes: 0 } : yield* options.persistent.sizes
+        return {
+          memory: { hits: counters.memoryHits, misses: counters.memoryMisses, entries: json.size + telemetry.size },
+          sqlite: {
+            enabled: options.persistent !== undefined,
+            hits: counters.sqliteHits,
+            misses: counters.sqliteMisses,
+            entries: sizes.entries,
+            bytes: sizes.bytes,
+            corruptRowsDropped: options.persistent?.corruptRowsDropped() ?? 0
+          },
+          negative: { hits: counters.negativeHits, entries: inMemoryNegative?.size() ?? 0 }
+        }
+      })
+    }
+    return service
+  })
+
+const isObject = (value: unknown): value is JsonObject =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+
+const checksumOf = (bytes: Uint8Array): string => Crypto.createHash("sha1").update(bytes).digest("base64")
+
+/** Current schema version of the database file; `migrations[n]` upgrades from n to n + 1. */
+const schemaVersion = 1
+const migrations: ReadonlyArray<ReadonlyArray<string>> = [
+  [
+    `CREATE TABLE IF NOT EXISTS payloads (
+      key TEXT PRIMARY KEY,
+      encoding INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      checksum TEXT NOT NULL,
+      body BLOB NOT NULL,
+      stored_at INTEGER NOT NULL
+    )`,
+    `CREATE TABLE IF NOT EXISTS missing (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`
+  ]
+]
+
+/**
+ * The SQLite tier on a `SqlClient`. Each row is written in one statement, so a crash leaves the
+ * old row or the new one, never half of one; the checksum and zlib's own adler-32 catch rows
+ * damaged any other way.
+ *
+ * @since 0.1.0
+ */
+export const makeSqliteTier = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const warn = (what: string) => (error: unknown) =>
+    Effect.logWarning(`cache: ${what} failed, treated as a miss: ${String(error)}`)
+  yield* sql`PRAGMA busy_timeout = 5000`
+  yield* sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`
+  yield* sql.withTransaction(Effect.gen(function*() {
+    const rows = yield* sql<{ version: number }>`SELECT version FROM schema_version`
+    let version = rows[0]?.version ?? 0
+    if (rows.length === 0) yield* sql`INSERT INTO schema_version (version) VALUES (0)`
+    while (version < schemaVersion) {
+      for (const statement of migrations[version]!) yield* sql.unsafe(statement)
+      version++
+      yield* sql`UPDATE schema_version SET version = ${version}`
+    }
+  }))
+  let corruptRowsDropped = 0
+
+  const dropCorrupt = (key: string, why: string) =>
+    Effect.zipRight(
+      Effect.logWarning(`cache: dropping corrupt row ${key}: ${why}`),
+      sql`DELETE FROM payloads WHERE key = ${key}`.pipe(
+        Effect.tap(() => Effect.sync(() => corruptRowsDropped++)),
+        Effect.catchAll(warn("delete"))
+      )
+    )
+
+  const tier: PersistentTier = {
+    read: (key) =>
+      sql<{ encoding: number; size: number; checksum: string; body: Uint8Array }>`
+        SELECT encoding, size, checksum, body FROM payloads WHERE key = ${key}`.pipe(
+        Effect.flatMap((rows) => {
+          const row = rows[0]
+          if (row === undefined) return Effect.succeed(undefined)
+          let body: Uint8Array
+          try {
+            body = row.encoding === encodingDeflate ? Zlib.inflateSync(row.body) : row.body
+          } catch (error) {
+            return Effect.as(dropCorrupt(key, `cannot inflate (${(error as Error).message})`), undefined)
+          }
+          if (body.byteLength !== row.size || checksumOf(body) !== row.checksum) {
+            return Effect.as(dropCorrupt(key, "size or checksum mismatch"), undefined)
+          }
+          return Effect.succeed(body)
+        }),
+        Effect.catchAll((error) => Effect.as(warn("read")(error), undefined))
+      ),
+    write: (key, body) =>
+      Effect.gen(function*() {
+        const compressed = body.byteLength >= compressAboveBytes
+        const stored = compressed ? Zlib.deflateSync(body, { level: 1 }) : body
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at)
+          VALUES (${key}, ${compressed ? encodingDeflate : encodingRaw}, ${body.byteLength}, ${checksumOf(body)},
+                  ${stored}, ${now})`
+      }).pipe(Effect.catchAll(warn("write"))),
+    readMissing: (key, now) =>
+      sql<{ expires_at: number }>`SELECT expires_at FROM missing WHERE key = ${key}`.pipe(
+        Effect.map((rows) => rows[0] !== undefined && rows[0].expires_at > now),
+        Effect.catchAll((error) => Effect.as(warn("negative read")(error), false))
+      ),
+    writeMissing: (key, expiresAt) =>
+      sql`INSERT OR REPLACE INTO missing (key, expires_at) VALUES (${key}, ${expiresAt})`.pipe(
+        Effect.asVoid,
+        Effect.catchAll(warn("negative write"))
+      ),
+    clearMissing: (key) =>
+      sql`DELETE FROM missing WHERE key = ${key}`.pipe(Effect.asVoid, Effect.catchAll(warn("negative clear"))),
+    invalidate: (scope) => {
+      const statements = scope === "all"
+        ? [sql`DELETE FROM payloads`, sql`DELETE FROM missing`]
+        : scope === "telemetry"
+        ? [
+          sql`DELETE FROM payloads WHERE key LIKE '%\\_tel.json' ESCAPE '\\'`,
+          sql`DELETE FROM missing WHERE key LIKE '%\\_tel.json' ESCAPE '\\'`
+        ]
+        : [
+          sql`DELETE FROM payloads WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'`,
+          sql`DELETE FROM missing WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'`
+        ]
+      return Effect.all(statements, { discard: true }).pipe(Effect.catchAll(warn("invalidate")))
+    },
+    sizes: sql<{ entries: number; bytes: number | null }>`
+      SELECT COUNT(*) AS entries, SUM(LENGTH(body)) AS bytes FROM payloads`.pipe(
+      Effect.map((rows) => ({ entries: rows[0]?.entries ?? 0, bytes: rows[0]?.bytes ?? 0 })),
+      Effect.catchAll((error) => Effect.as(warn("stats")(error), { entries: 0, bytes: 0 }))
+    ),
+    corruptRowsDropped: () => corruptRowsDropped
+  }
+  return tier
+})
+
+/**
+ * The database file name inside `cache_dir`.
+ *
+ * @since 0.1.0
+ */
+export const databaseFileName = "tif1-cache.sqlite"
+
+/** Open (creating the folder) the SQLite tier in a folder; a folder that cannot be used fails clearly. */
+const openSqliteTier = (cacheDir: string) =>
+  Effect.gen(function*() {
+    const filename = Path.join(cacheDir, databaseFileName)
+    yield* Effect.try({
+      try: () => {
+        Fs.mkdirSync(cacheDir, { recursive: true })
+        Fs.accessSync(cacheDir, Fs.constants.W_OK)
+      },
+      catch: (error) =>
+        new Tif1ConfigError({
+          key: "cache_dir",
+          source: "cache",
+          value: cacheDir,
+          reason: `not usable: ${String(error)}`
+        })
+    })
+    const client = yield* SqliteClient.make({ filename }).pipe(
+      Effect.provide(Reactivity.layer),
+      Effect.catchAllDefect((defect) =>
+        new Tif1ConfigError({
+          key: "cache_dir",
+          source: "cache",
+          value: filename,
+          reason: `cannot open the cache database: ${String(defect)}`
+        })
+      )
+    )
+    return yield* makeSqliteTier.pipe(
+      Effect.provideService(SqlClient.SqlClient, client),
+      Effect.mapError((error) =>
+        new Tif1ConfigError({
+          key: "cache_dir",
+          source: "cache",
+          value: filename,
+          reason: `cannot prepare the cache database: ${String(error)}`
+        })
+      )
+    )
+  })
+
+const memoryOptions = (config: Tif1Config["Type"]) => ({
+  memoryMaxItems: config.memoryCacheMaxItems,
+  memoryTelemetryMaxItems: config.memoryTelemetryCacheMaxItems,
+  missingTtlDays: config.missingPayloadsTtlDays
+})
+
+/**
+ * No caching at all: every lookup misses, writes are dropped.
+ *
+ * @since 0.1.0
+ */
+export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, {
+  get: () => Effect.succeed({ _tag: "Miss" }),
+  set: () => Effect.void,
+  setMissing: () => Effect.void,
+  invalidate: () => Effect.void,
+  stats: Effect.succeed({
+    memory: { hits: 0, misses: 0, entries: 0 },
+    sqlite: { enabled: false, hits: 0, misses: 0, entries: 0, bytes: 0, corruptRowsDropped: 0 },
+    negative: { hits: 0, entries: 0 }
+  })
+})
+
+/**
+ * Memory tier only (negative entries in memory too).
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<Cache, never, Tif1Config> = Layer.effect(
+  Cache,
+  Effect.flatMap(Tif1Config, (config) => make({ ...memoryOptions(config), persistent: undefined }))
+)
+
+/**
+ * Memory over SQLite in `cache_dir` (the database closes with the layer's scope).
+ *
+ * @since 0.1.0
+ */
+export const layerSqlite: Layer.Layer<Cache, Tif1ConfigError, Tif1Config> = Layer.scoped(
+  Cache,
+  Effect.gen(function*() {
+    const config = yield* Tif1Config
+    const persistent = yield* openSqliteTier(config.cacheDir)
+    return yield* make({ ...memoryOptions(config), persistent })
+  })
+)
+
+/**
+ * The cache the config asks for: none under `ci_mode` or `enable_cache: false`, else memory +
+ * SQLite.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Cache, Tif1ConfigError, Tif1Config> = Layer.unwrapEffect(
+  Effect.map(Tif1Config, (config) => (config.ciMode || !config.enableCache ? layerNone : layerSqlite))
+)

@@ -1,0 +1,171 @@
+/**
+ * `CdnManager`: the CDN sources in priority order and their health. A source is skipped after 3
+ * consecutive failures and probed again after a cooldown (`cdn_recovery_timeout`, doubling while
+ * probes fail, at most 10 minutes): never gone for the life of the process. A success resets it.
+ * A 404 is an answer, not a failure, and never counts.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { Tif1Config } from "../schema/Config.js"
+import { type DataRequest, parseSourceShape, type SourceShape, urlFor } from "../schema/DataRequest.js"
+
+/**
+ * A source as users see it.
+ *
+ * @since 0.1.0
+ */
+export interface CdnSource {
+  /** Host name (with port when not the default), unique among sources. */
+  readonly name: string
+  /** The configured base URL or template. */
+  readonly baseUrl: string
+  /** 0 is tried first. */
+  readonly priority: number
+  /** False after `disable`, until `reset`. */
+  readonly enabled: boolean
+  /** Consecutive failures. */
+  readonly failures: number
+  /** While skipped: the Clock time (ms) when the next probe is allowed. */
+  readonly skippedUntil: number | undefined
+  /** Current cooldown in seconds (doubles while probes fail). */
+  readonly cooldownSeconds: number
+  /** Why it was disabled, if it was. */
+  readonly disabledReason: string | undefined
+  /** How URLs are built for it. */
+  readonly shape: SourceShape
+}
+
+/**
+ * The manager.
+ *
+ * @since 0.1.0
+ */
+export interface CdnManagerService {
+  /** Every source in priority order, with its health. */
+  readonly sources: Effect.Effect<ReadonlyArray<CdnSource>>
+  /**
+   * The sources to try now, in priority order: enabled and not cooling down (a source whose
+   * cooldown has passed is included as a probe). When every enabled source is cooling down, all
+   * of them are returned, so requests are never refused on local bookkeeping alone.
+   */
+  readonly available: Effect.Effect<ReadonlyArray<CdnSource>>
+  /** The URL of a request on a source. */
+  readonly urlFor: (source: CdnSource, request: DataRequest) => string
+  /** The source delivered: its failures and cooldown reset. */
+  readonly recordSuccess: (name: string) => Effect.Effect<void>
+  /** The source failed (5xx, 408, 429, timeout, transport): counts toward skipping. */
+  readonly recordFailure: (name: string) => Effect.Effect<void>
+  /** Take a source out of rotation until `reset`. */
+  readonly disable: (name: string, reason: string) => Effect.Effect<void>
+  /** Every source enabled and healthy again. */
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * The `CdnManager` tag.
+ *
+ * @since 0.1.0
+ */
+export class CdnManager extends Context.Tag("tif1-effect/CdnManager")<CdnManager, CdnManagerService>() {}
+
+/** Consecutive failures after which a source is skipped. */
+export const failuresBeforeSkip = 3
+/** Longest cooldown, seconds. */
+export const maxCooldownSeconds = 600
+
+const nameOf = (value: string): string => {
+  try {
+    return new URL(value.replaceAll(/\{(year|gp|session|path)\}/g, "x")).host
+  } catch {
+    return value
+  }
+}
+
+/**
+ * Build the manager from configured CDN strings.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: {
+  readonly cdns: ReadonlyArray<string>
+  readonly recoveryTimeoutSeconds: number
+  readonly minify: boolean
+}): Effect.Effect<CdnManagerService> =>
+  Effect.gen(function*() {
+    const initial = (): ReadonlyArray<CdnSource> => {
+      const seen = new Map<string, number>()
+      return options.cdns.map((baseUrl, priority) => {
+        const host = nameOf(baseUrl)
+        const count = (seen.get(host) ?? 0) + 1
+        seen.set(host, count)
+        return {
+          name: count === 1 ? host : `${host}#${count}`,
+          baseUrl,
+          priority,
+          enabled: true,
+          failures: 0,
+          skippedUntil: undefined,
+          cooldownSeconds: options.recoveryTimeoutSeconds,
+          disabledReason: undefined,
+          shape: parseSourceShape(baseUrl)
+        }
+      })
+    }
+    const state = yield* Ref.make(initial())
+    const update = (name: string, f: (source: CdnSource, now: number) => CdnSource) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.update(state, (sources) => sources.map((source) => (source.name === name ? f(source, now) : source))))
+
+    const available = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const enabled = (yield* Ref.get(state)).filter((source) =>
+        source.enabled
+      )
+      const ready = enabled.filter((source) => source.skippedUntil === undefined || source.skippedUntil <= now)
+      return ready.length > 0 ? ready : enabled
+    })
+
+    return {
+      sources: Ref.get(state),
+      available,
+      urlFor: (source, request) => urlFor(source.shape, request, options.minify),
+      recordSuccess: (name) =>
+        update(name, (source) => ({
+          ...source,
+          failures: 0,
+          skippedUntil: undefined,
+          cooldownSeconds: options.recoveryTimeoutSeconds
+        })),
+      recordFailure: (name) =>
+        update(name, (source, now) => {
+          const failures = source.failures + 1
+          if (failures < failuresBeforeSkip) return { ...source, failures }
+          // Already skipped once: this failure is a failed probe, so the cooldown doubles.
+          const cooldownSeconds = source.skippedUntil === undefined
+            ? source.cooldownSeconds
+            : Math.min(source.cooldownSeconds * 2, maxCooldownSeconds)
+          return { ...source, failures, cooldownSeconds, skippedUntil: now + cooldownSeconds * 1000 }
+        }),
+      disable: (name, reason) => update(name, (source) => ({ ...source, enabled: false, disabledReason: reason })),
+      reset: Ref.set(state, initial())
+    }
+  })
+
+/**
+ * The manager from config (`cdns`, `cdn_recovery_timeout`, `cdn_use_minification`).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<CdnManager, never, Tif1Config> = Layer.effect(
+  CdnManager,
+  Effect.flatMap(
+    Tif1Config,
+    (config) =>
+      make({ cdns: config.cdns, recoveryTimeoutSeconds: config.cdnRecoveryTimeout, minify: config.cdnUseMinification })
+  )
+)

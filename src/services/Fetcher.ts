@@ -1,0 +1,424 @@
+/**
+ * `Fetcher`: one file (`json`) or many (`many`), as typed results. Cache first; then rounds over
+ * the CDNs in priority order under the circuit breaker, retried per the backoff `Schedule`; then
+ * validation if asked; then the cache write. Concurrent identical requests share one fetch.
+ *
+ * What each CDN answer means within a round:
+ * - 2xx with a JSON object: delivered; the round ends.
+ * - 4xx (404, 403, ...): that CDN does not have the file; next CDN. Not a CDN fault (never counted,
+ *   never retried at that CDN). Every CDN saying 4xx is `DataNotFoundError` at once.
+ * - a body that is not JSON or not an object: next CDN in the same round (a mirror may hold a good
+ *   copy), never asked again in later rounds. No CDN delivering valid data while one delivered bad
+ *   data is `InvalidDataError`.
+ * - 5xx, 408, 429, timeouts and transport errors: retryable; counts toward skipping the CDN.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { Tif1Config } from "../schema/Config.js"
+import { cacheKey, type DataRequest, type DataRequestInput, decodeRequest } from "../schema/DataRequest.js"
+import { DataNotFoundError, type FetchError, InvalidDataError, NetworkError } from "../schema/Errors.js"
+import { shouldValidate, validatePayload } from "../schema/payloads/index.js"
+import { Cache, type JsonObject } from "./Cache.js"
+import { CdnManager, type CdnSource } from "./CdnManager.js"
+import { CircuitBreaker, type RoundOutcome } from "./CircuitBreaker.js"
+import { HttpSession } from "./HttpSession.js"
+import { deepFreeze, parseJsonBytes } from "./internal/json.js"
+import { parseRetryAfter, type RetryHint, retrySchedule } from "./internal/retryPolicy.js"
+
+/**
+ * Per-call options of `json`.
+ *
+ * @since 0.1.0
+ */
+export interface FetchOptions {
+  /** Retry rounds after the first (default `max_retries`). */
+  readonly maxRetries?: number
+  /** Per-request timeout (default `timeout` seconds). */
+  readonly timeout?: Duration.DurationInput
+  /** Read the cache (default true). */
+  readonly useCache?: boolean
+  /** Write the cache (default true). */
+  readonly writeCache?: boolean
+  /** Validate against the payload schema (default from the `validate_*` keys). */
+  readonly validate?: boolean
+}
+
+/**
+ * Progress of a `many` call, reported after each file.
+ *
+ * @since 0.1.0
+ */
+export interface FetchProgress {
+  readonly completed: number
+  readonly total: number
+  readonly delivered: number
+  readonly notFound: number
+  readonly failed: number
+}
+
+/**
+ * Per-call options of `many`.
+ *
+ * @since 0.1.0
+ */
+export interface ManyOptions extends FetchOptions {
+  /** Files in flight at once (default `max_concurrent_requests`). */
+  readonly concurrency?: number
+  /** Called after each file completes. */
+  readonly onProgress?: (progress: FetchProgress) => void
+}
+
+/**
+ * Counters since the layer started.
+ *
+ * @since 0.1.0
+ */
+export interface FetcherStats {
+  /** HTTP requests sent to CDNs. */
+  readonly requests: number
+  /** Body bytes received. */
+  readonly bytes: number
+  /** Retry rounds run (after first rounds). */
+  readonly retries: number
+  /** Files answered from the cache (memory or SQLite). */
+  readonly cacheHits: number
+  /** Files answered by a negative-cache entry. */
+  readonly negativeHits: number
+  /** `json` calls that ended in an error other than not-found. */
+  readonly failures: number
+}
+
+/**
+ * The fetcher.
+ *
+ * @since 0.1.0
+ */
+export interface FetcherService {
+  /** One file as a parsed, frozen JSON object, or a typed error. */
+  readonly json: (request: DataRequestInput, options?: FetchOptions) => Effect.Effect<JsonObject, FetchError>
+  /**
+   * Many files, in input order, `None` for not found or failure (failures logged as warnings,
+   * 404s not). Never fails as a whole; interrupting it cancels the requests in flight.
+   */
+  readonly many: (
+    requests: Iterable<DataRequestInput>,
+    options?: ManyOptions
+  ) => Effect.Effect<ReadonlyArray<Option.Option<JsonObject>>>
+  /** Counters since start. */
+  readonly stats: Effect.Effect<FetcherStats>
+}
+
+/**
+ * The `Fetcher` tag.
+ *
+ * @since 0.1.0
+ */
+export class Fetcher extends Context.Tag("tif1-effect/Fetcher")<Fetcher, FetcherService>() {}
+
+/** What one CDN said in one round. */
+type CdnAttempt =
+  | { readonly _tag: "Delivered"; readonly value: JsonObject; readonly body: Uint8Array }
+  | { readonly _tag: "NotFound"; readonly source: string; readonly status: number }
+  | { readonly _tag: "Invalid"; readonly source: string; readonly reason: string }
+  | {
+    readonly _tag: "Retryable"
+    readonly source: string
+    readonly url: string
+    readonly status: number | undefined
+    readonly reason: string
+    readonly retryAfterSeconds: number | undefined
+  }
+
+/** A round in which no CDN delivered but one may on a later round. */
+class RetryableRound implements RetryHint {
+  readonly _tag = "RetryableRound"
+  constructor(
+    readonly failures: ReadonlyArray<Extract<CdnAttempt, { _tag: "Retryable" }>>,
+    readonly retryAfterSeconds: number | undefined
+  ) {}
+}
+
+const isRetryableStatus = (status: number) => status >= 500 || status === 408 || status === 429
+
+/**
+ * Build the fetcher from its services.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const config = yield* Tif1Config
+  const session = yield* HttpSession
+  const cdns = yield* CdnManager
+  const breaker = yield* CircuitBreaker
+  const cache = yield* Cache
+  const counters = { requests: 0, bytes: 0, retries: 0, cacheHits: 0, negativeHits: 0, failures: 0 }
+  // In-flight fetches by cache key: one network fetch per key at a time.
+  const inFlight = new Map<string, Deferred.Deferred<JsonObject, FetchError>>()
+
+  const tryCdn = (source: CdnSource, request: DataRequest, timeout: Duration.Duration) =>
+    Effect.gen(function*() {
+      const url = cdns.urlFor(source, request)
+      counters.requests++
+      const response = yield* Effect.either(session.get(url, { timeout }))
+      if (response._tag === "Left") {
+        yield* cdns.recordFailure(source.name)
+        return {
+          _tag: "Retryable",
+          source: source.name,
+          url,
+          status: undefined,
+          reason: response.left.reason,
+          retryAfterSeconds: undefined
+        } satisfies CdnAttempt
+      }
+      const { body, headers, status } = response.right
+      counters.bytes += body.byteLength
+      if (status >= 200 && status < 300) {
+        const parsed = parseJsonBytes(body)
+        if (parsed.error !== undefined) {
+          return {
+            _tag: "Invalid",
+            source: source.name,
+            reason: `not valid JSON: ${parsed.error}`
+          } satisfies CdnAttempt
+        }
+        if (parsed.value === null || typeof parsed.value !== "object" || Array.isArray(parsed.value)) {
+          return { _tag: "Invalid", source: source.name, reason: "JSON is not an object" } satisfies CdnAttempt
+        }
+        yield* cdns.recordSuccess(source.name)
+        return { _tag: "Delivered", value: parsed.value as JsonObject, body } satisfies CdnAttempt
+      }
+      if (isRetryableStatus(status)) {
+        yield* cdns.recordFailure(source.name)
+        const retryAfterSeconds = status === 429 || status === 503
+          ? parseRetryAfter(headers["retry-after"], yield* Clock.currentTimeMillis)
+          : undefined
+        return {
+          _tag: "Retryable",
+          source: source.name,
+          url,
+          status,
+          reason: `http-${status}`,
+          retryAfterSeconds
+        } satisfies CdnAttempt
+      }
+      return { _tag: "NotFound", source: source.name, status } satisfies CdnAttempt
+    })
+
+  /** Every round of one request over the network; `settled` holds CDNs that gave a final answer. */
+  const fetchFromNetwork = (request: DataRequest, options: FetchOptions) =>
+    Effect.gen(function*() {
+      const timeout = options.timeout === undefined
+        ? Duration.seconds(config.timeout)
+        : Duration.decode(options.timeout)
+      const settled = new Set<string>()
+      const invalid: Array<string> = []
+      let rounds = 0
+
+      const round = Effect.gen(function*() {
+        if (rounds++ > 0) counters.retries++
+        const candidates = (yield* cdns.available).filter((source) => !settled.has(source.name))
+        const failures: Array<Extract<CdnAttempt, { _tag: "Retryable" }>> = []
+        for (const source of candidates) {
+          const attempt = yield* tryCdn(source, request, timeout)
+          switch (attempt._tag) {
+            case "Delivered":
+              return attempt
+            case "NotFound":
+              settled.add(attempt.source)
+              break
+            case "Invalid":
+              settled.add(attempt.source)
+              invalid.push(`${attempt.source}: ${attempt.reason}`)
+              break
+            case "Retryable":
+              failures.push(attempt)
+          }
+        }
+        if (failures.length > 0) {
+          const retryAfter = failures.reduce<number | undefined>(
+            (longest, failure) =>
+              failure.retryAfterSeconds === undefined ? longest : Math.max(longest ?? 0, failure.retryAfterSeconds),
+            undefined
+          )
+          return yield* Effect.fail(new RetryableRound(failures, retryAfter))
+        }
+        return yield* Effect.fail(
+          invalid.length > 0
+            ? new InvalidDataError({
+              path: request.path,
+              reason: `no CDN delivered valid JSON (${invalid.join("; ")})`
+            })
+            : new DataNotFoundError(request)
+        )
+      })
+
+      const firstUrl = Effect.map(
+        cdns.available,
+        (sources) => sources[0] === undefined ? "(no CDN)" : cdns.urlFor(sources[0], request)
+      )
+      // A round without delivery fails the breaker only when a CDN failed; when every CDN
+      // answered (4xx or bad data) the network works and the round is neutral.
+      const classify = (exit: Exit.Exit<unknown, unknown>): RoundOutcome =>
+        Exit.isSuccess(exit)
+          ? "delivered"
+          : Exit.isFailure(exit) && exit.cause._tag === "Fail" && !(exit.cause.error instanceof RetryableRound)
+          ? "neutral"
+          : "failed"
+      const guarded = Effect.flatMap(firstUrl, (url) => breaker.protect(url, round, classify))
+      const maxRetries = options.maxRetries ?? config.maxRetries
+      const delivered = yield* guarded.pipe(
+        Effect.retry({
+          schedule: retrySchedule({
+            maxRetries,
+            backoffFactor: config.retryBackoffFactor,
+            jitter: config.retryJitter,
+            jitterMaxSeconds: config.retryJitterMax,
+            maxDelaySeconds: config.maxRetryDelay
+          }),
+          while: (error) => error instanceof RetryableRound
+        }),
+        Effect.catchIf(
+          (error): error is RetryableRound => error instanceof RetryableRound,
+          (error): Effect.Effect<never, FetchError> => {
+            if (invalid.length > 0) {
+              return Effect.fail(
+                new InvalidDataError({
+                  path: request.path,
+                  reason: `no CDN delivered valid JSON (${invalid.join("; ")}; others failed: ${
+                    error.failures.map((f) => `${f.source}: ${f.reason}`).join("; ")
+                  })`
+                })
+              )
+            }
+            const last = error.failures[error.failures.length - 1]!
+            return Effect.fail(
+              new NetworkError({
+                url: last.url,
+                ...(last.status === undefined ? {} : { status: last.status }),
+                reason: `every CDN failed after ${rounds} round(s): ${
+                  error.failures.map((f) => `${f.source}: ${f.reason}`).join("; ")
+                }`
+              })
+            )
+          }
+        )
+      )
+      return delivered
+    })
+
+  const wantsValidation = (request: DataRequest, options: FetchOptions) =>
+    options.validate ?? shouldValidate(config, request.path)
+
+  const fetchAndStore = (request: DataRequest, key: string, options: FetchOptions) =>
+    Effect.gen(function*() {
+      const delivered = yield* fetchFromNetwork(request, options).pipe(
+        Effect.tapError((error) =>
+          error._tag === "DataNotFoundError" && options.writeCache !== false ? cache.setMissing(key) : Effect.void
+        )
+      )
+      const value = deepFreeze(delivered.value)
+      if (wantsValidation(request, options)) yield* validatePayload(request.path, value)
+      if (options.writeCache !== false) yield* cache.set(key, value, delivered.body)
+      return value
+    })
+
+  /** Shares one fetch among concurrent callers of the same key; an interrupted owner hands over. */
+  const shared = (request: DataRequest, key: string, options: FetchOptions): Effect.Effect<JsonObject, FetchError> =>
+    Effect.suspend(() => {
+      const existing = inFlight.get(key)
+      if (existing !== undefined) {
+        return Deferred.await(existing).pipe(
+          Effect.catchAllCause((cause) =>
+            cause._tag === "Interrupt" ? shared(request, key, options) : Effect.failCause(cause)
+          )
+        )
+      }
+      const deferred = Deferred.unsafeMake<JsonObject, FetchError>(undefined as never)
+      inFlight.set(key, deferred)
+      return fetchAndStore(request, key, options).pipe(
+        Effect.onExit((exit) => {
+          inFlight.delete(key)
+          return Deferred.done(deferred, exit)
+        })
+      )
+    })
+
+  const json = (input: DataRequestInput, options: FetchOptions = {}): Effect.Effect<JsonObject, FetchError> =>
+    Effect.flatMap(decodeRequest(input), (request) => {
+      const key = cacheKey(request)
+      const useCache = options.useCache !== false
+      const lookup = useCache ? cache.get(key) : Effect.succeed({ _tag: "Miss" } as const)
+      return Effect.flatMap(lookup, (found): Effect.Effect<JsonObject, FetchError> => {
+        if (found._tag === "Hit") {
+          counters.cacheHits++
+          return Effect.succeed(found.value)
+        }
+        if (found._tag === "Missing") {
+          counters.negativeHits++
+          return Effect.fail(new DataNotFoundError(request))
+        }
+        if (config.offlineMode) {
+          return Effect.fail(new NetworkError({ url: key, reason: "offline: not in the cache" }))
+        }
+        return shared(request, key, options).pipe(
+          Effect.tapError((error) =>
+            error._tag === "DataNotFoundError" ? Effect.void : Effect.sync(() => counters.failures++)
+          )
+        )
+      })
+    })
+
+  const many = (requests: Iterable<DataRequestInput>, options: ManyOptions = {}) =>
+    Effect.suspend(() => {
+      const list = Array.from(requests)
+      const progress = { completed: 0, total: list.length, delivered: 0, notFound: 0, failed: 0 }
+      const report = () => options.onProgress?.({ ...progress })
+      return Effect.forEach(
+        list,
+        (request) =>
+          json(request, options).pipe(
+            Effect.map((value) => {
+              progress.delivered++
+              return Option.some(value)
+            }),
+            Effect.catchAll((error) => {
+              if (error._tag === "DataNotFoundError") {
+                progress.notFound++
+                return Effect.succeed(Option.none<JsonObject>())
+              }
+              progress.failed++
+              return Effect.as(Effect.logWarning(`fetch failed: ${error.message}`), Option.none<JsonObject>())
+            }),
+            Effect.tap(() => {
+              progress.completed++
+              report()
+            })
+          ),
+        { concurrency: options.concurrency ?? config.maxConcurrentRequests }
+      )
+    })
+
+  const service: FetcherService = {
+    json,
+    many,
+    stats: Effect.sync(() => ({ ...counters }))
+  }
+  return service
+})
+
+/**
+ * The fetcher on the session, CDN manager, breaker and cache of the context.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Fetcher, never, Tif1Config | HttpSession | CdnManager | CircuitBreaker | Cache> = Layer
+  .effect(Fetcher, make)

@@ -1,0 +1,49 @@
+/**
+ * JSON as TracingInsights writes it: Python's `json` module emits bare `NaN`, `Infinity` and
+ * `-Infinity`, which `JSON.parse` rejects. The common case is plain `JSON.parse`; only a body
+ * that fails and contains one of those tokens takes the slow path, which rewrites them outside
+ * strings: `NaN` becomes `null` (pandas' missing value), `Infinity` becomes `1e999`, which
+ * `JSON.parse` reads as `Infinity` (so `-Infinity` stays a number too).
+ *
+ * @internal
+ */
+
+const decoder = new TextDecoder("utf-8", { fatal: false })
+
+/** Strings are matched first so tokens inside them are left alone. */
+const pythonTokens = /"(?:[^"\\]|\\.)*"|NaN|Infinity/g
+
+const rewritePythonTokens = (text: string): string =>
+  text.replace(pythonTokens, (match) => (match === "NaN" ? "null" : match === "Infinity" ? "1e999" : match))
+
+/** Parse a body; `undefined` error means success. */
+export const parseJsonText = (text: string): { readonly value?: unknown; readonly error?: string } => {
+  try {
+    return { value: JSON.parse(text) }
+  } catch (error) {
+    if (text.includes("NaN") || text.includes("Infinity")) {
+      try {
+        return { value: JSON.parse(rewritePythonTokens(text)) }
+      } catch {
+        // fall through to the original error, which points at the real problem
+      }
+    }
+    return { error: (error as Error).message }
+  }
+}
+
+/** Decode UTF-8 bytes and parse them. */
+export const parseJsonBytes = (bytes: Uint8Array) => parseJsonText(decoder.decode(bytes))
+
+/** Freeze a parsed JSON value and everything in it, so cached values cannot be changed by a caller. */
+export const deepFreeze = <A>(value: A): A => {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === "object") deepFreeze(item)
+    } else {
+      for (const key in value) deepFreeze((value as Record<string, unknown>)[key])
+    }
+  }
+  return value
+}

@@ -104,7 +104,8 @@ export interface HttpSessionOptions {
 
 /** Maps an undici or socket error to a short reason. */
 const reasonOf = (error: unknown): string => {
-  const { code, message } = error as { code?: string; message?: string }
+  const { code: rawCode, message } = error as { code?: unknown; message?: string }
+  const code = typeof rawCode === "string" ? rawCode : rawCode === undefined ? undefined : String(rawCode)
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":
     case "UND_ERR_HEADERS_TIMEOUT":

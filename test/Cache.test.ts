@@ -1,0 +1,288 @@
+import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import { Tif1Config } from "../src/schema/Config.js"
+import * as Cache from "../src/services/Cache.js"
+import { Fetcher } from "../src/services/Fetcher.js"
+import { valueFor } from "./support/cacheChild.js"
+import { fixturesRoot, stack } from "./support/stack.js"
+
+const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
+const fixtureText = (path: string) =>
+  Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race", path), "utf8")
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-"))
+const sqliteCache = (cacheDir: string) => Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
+
+describe("Cache", () => {
+  it.scopedLive("a second json makes no HTTP request; a new layer on the same dir serves from SQLite", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const fetchTwice = Effect.gen(function*() {
+        const fetcher = yield* Fetcher
+        const first = yield* fetcher.json({ ...race, path: "VER/1_tel.json" })
+        const second = yield* fetcher.json({ ...race, path: "VER/1_tel.json" })
+        expect(second).toBe(first)
+        return [first, yield* Effect.flatMap(Cache.Cache, (c) => c.stats)] as const
+      })
+      const [value, stats] = yield* fetchTwice.pipe(
+        Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
+      )
+      expect(mirror.hits()).toBe(1)
+      expect(stats.memory.hits).toBe(1)
+      expect(stats.sqlite.entries).toBe(1)
+      expect(JSON.stringify(value)).toBe(JSON.stringify(JSON.parse(fixtureText("VER/1_tel.json"))))
+
+      const [again, fresh] = yield* fetchTwice.pipe(
+        Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
+      )
+      expect(mirror.hits()).toBe(1)
+      expect(fresh.sqlite.hits).toBe(1)
+      expect(again).toEqual(value)
+    }))
+
+  it.scopedLive("values handed out are frozen", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const value = yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, path: "drivers.json" })).pipe(
+        Effect.provide(stack({ cdns: [mirror.origin] }, Cache.layerMemory))
+      )
+      expect(() => {
+        ;(value as any).drivers = []
+      }).toThrow(TypeError)
+      expect(() => {
+        ;(value as any).drivers[0].team = "Other"
+      }).toThrow(TypeError)
+    }))
+
+  it.effect("the memory tier evicts the least recently used (reads count)", () =>
+    Effect.gen(function*() {
+      const cache = yield* Cache.make({
+        memoryMaxItems: 2,
+        memoryTelemetryMaxItems: 1,
+        missingTtlDays: 7,
+        persistent: undefined
+      })
+      yield* cache.set("a.json", { a: 1 }, bytes({ a: 1 }))
+      yield* cache.set("b.json", { b: 1 }, bytes({ b: 1 }))
+      yield* cache.get("a.json") // a is now the most recent
+      yield* cache.set("c.json", { c: 1 }, bytes({ c: 1 }))
+      expect((yield* cache.get("b.json"))._tag).toBe("Miss")
+      expect((yield* cache.get("a.json"))._tag).toBe("Hit")
+      expect((yield* cache.get("c.json"))._tag).toBe("Hit")
+      // Telemetry has its own size: it does not push JSON files out.
+      yield* cache.set("VER/1_tel.json", { tel: 1 }, bytes({ tel: 1 }))
+      yield* cache.set("VER/2_tel.json", { tel: 2 }, bytes({ tel: 2 }))
+      expect((yield* cache.get("VER/1_tel.json"))._tag).toBe("Miss")
+      expect((yield* cache.get("a.json"))._tag).toBe("Hit")
+    }))
+
+  it.scoped("negative entries last missing_payloads_ttl_days (TestClock), memory and SQLite", () =>
+    Effect.gen(function*() {
+      for (
+        const layer of [
+          Cache.layerMemory.pipe(Layer.provide(Tif1Config.layerDefaults({ missingPayloadsTtlDays: 7 }))),
+          sqliteCache(tempDir())
+        ]
+      ) {
+        yield* Effect.gen(function*() {
+          const cache = yield* Cache.Cache
+          yield* cache.setMissing("x/weather.json")
+          yield* TestClock.adjust("6 days")
+          expect((yield* cache.get("x/weather.json"))._tag).toBe("Missing")
+          yield* TestClock.adjust("1 days")
+          expect((yield* cache.get("x/weather.json"))._tag).toBe("Miss")
+          yield* cache.setMissing("x/rcm.json")
+          yield* cache.set("x/rcm.json", { ok: true }, bytes({ ok: true }))
+          // A later successful write clears the negative entry (looked up past the memory tier).
+          yield* cache.invalidate("memory")
+          expect((yield* cache.get("x/rcm.json"))._tag).not.toBe("Missing")
+          yield* cache.setMissing("x/corners.json")
+          yield* cache.invalidate("json")
+          expect((yield* cache.get("x/corners.json"))._tag).toBe("Miss")
+        }).pipe(Effect.provide(layer))
+      }
+    }))
+
+  it.scopedLive("a negative hit raises DataNotFoundError with no network", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      yield* Effect.gen(function*() {
+        const fetcher = yield* Fetcher
+        expect((yield* Effect.flip(fetcher.json({ ...race, path: "weather.json" })))._tag).toBe("DataNotFoundError")
+        expect((yield* Effect.flip(fetcher.json({ ...race, path: "weather.json" })))._tag).toBe("DataNotFoundError")
+      }).pipe(Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(tempDir()))))
+      expect(mirror.hits()).toBe(1)
+    }))
+
+  it.scopedLive("a corrupt row is a miss, is replaced, and the data is correct", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const fetchOnce = (path: string) =>
+        Effect.flatMap(Fetcher, (f) => f.json({ ...race, path })).pipe(
+          Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
+        )
+      yield* fetchOnce("VER/4_tel.json") // large: stored deflated
+      yield* fetchOnce("drivers.json") // small: stored raw
+      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      database.prepare("UPDATE payloads SET body = substr(body, 1, length(body) - 10) || zeroblob(10)").run()
+      // A raw row whose bytes still parse as JSON but are not what was stored: the checksum catches it.
+      database.prepare(
+        "UPDATE payloads SET body = CAST('{\"drivers\":[]}' AS BLOB), size = 14 WHERE key LIKE '%drivers.json'"
+      ).run()
+      database.close()
+      const hitsBefore = mirror.hits()
+      const telemetry = yield* fetchOnce("VER/4_tel.json")
+      const drivers = yield* fetchOnce("drivers.json")
+      expect(mirror.hits()).toBe(hitsBefore + 2)
+      expect(telemetry).toEqual(JSON.parse(fixtureText("VER/4_tel.json")))
+      expect(drivers).toEqual(JSON.parse(fixtureText("drivers.json")))
+      // Replaced: a third layer reads both from SQLite without the network.
+      yield* fetchOnce("VER/4_tel.json")
+      yield* fetchOnce("drivers.json")
+      expect(mirror.hits()).toBe(hitsBefore + 2)
+    }))
+
+  it.scopedLive("a failed or invalid fetch writes nothing", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const failing = yield* MirrorServer.make({
+        root: fixturesRoot,
+        faults: { rules: [{ match: "drivers", status: 503 }, { match: "corners", truncate: true }] }
+      })
+      const stats = yield* Effect.gen(function*() {
+        const fetcher = yield* Fetcher
+        yield* Effect.flip(fetcher.json({ ...race, path: "drivers.json" }))
+        yield* Effect.flip(fetcher.json({ ...race, path: "corners.json" }))
+        return yield* Effect.flatMap(Cache.Cache, (c) => c.stats)
+      }).pipe(Effect.provide(stack({ cdns: [failing.origin], maxRetries: 0 }, sqliteCache(cacheDir))))
+      expect(stats.sqlite.entries).toBe(0)
+      expect(stats.memory.entries).toBe(0)
+    }))
+
+  it.scopedLive("ci_mode neither reads nor writes", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const ciCache = Cache.layer.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir, ciMode: true })))
+      yield* Effect.flatMap(Fetcher, (f) =>
+        Effect.zip(f.json({ ...race, path: "drivers.json" }), f.json({ ...race, path: "drivers.json" }))).pipe(
+          Effect.provide(stack({ cdns: [mirror.origin] }, ciCache))
+        )
+      expect(mirror.hits()).toBe(2)
+      expect(Fs.existsSync(Path.join(cacheDir, Cache.databaseFileName))).toBe(false)
+    }))
+
+  it.scopedLive("offline mode serves the cache and turns a miss into NetworkError (offline)", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, path: "drivers.json" })).pipe(
+        Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
+      )
+      const [hit, miss] = yield* Effect.flatMap(
+        Fetcher,
+        (f) =>
+          Effect.zip(f.json({ ...race, path: "drivers.json" }), Effect.flip(f.json({ ...race, path: "corners.json" })))
+      ).pipe(
+        Effect.provide(stack({ cdns: [mirror.origin], offlineMode: true }, sqliteCache(cacheDir)))
+      )
+      expect(hit).toEqual(JSON.parse(fixtureText("drivers.json")))
+      expect(miss._tag).toBe("NetworkError")
+      expect((miss as { reason: string }).reason).toMatch(/^offline/)
+      expect(mirror.hits()).toBe(1)
+    }))
+
+  it.scoped("invalidate clears the scope asked for", () =>
+    Effect.gen(function*() {
+      const cache = yield* Cache.Cache
+      yield* cache.set("a/drivers.json", { d: 1 }, bytes({ d: 1 }))
+      yield* cache.set("a/VER/1_tel.json", { t: 1 }, bytes({ t: 1 }))
+      yield* cache.invalidate("telemetry")
+      expect((yield* cache.get("a/VER/1_tel.json"))._tag).toBe("Miss")
+      expect((yield* cache.get("a/drivers.json"))._tag).toBe("Hit")
+      yield* cache.invalidate("memory")
+      expect((yield* cache.get("a/drivers.json"))._tag).toBe("Hit")
+      expect((yield* cache.stats).sqlite.hits).toBe(1)
+      yield* cache.invalidate("all")
+      expect((yield* cache.get("a/drivers.json"))._tag).toBe("Miss")
+    }).pipe(Effect.provide(sqliteCache(tempDir()))))
+
+  const runChild = (dir: string, prefix: string, count: number, readKeys: Array<string> = []) =>
+    ChildProcess.spawn(
+      process.execPath,
+      ["--import", "tsx", "test/support/cacheChild.ts", dir, prefix, String(count)],
+      {
+        env: { ...process.env, READ_KEYS: readKeys.join(",") },
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
+
+  const outputOf = (child: ChildProcess.ChildProcess) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      let out = ""
+      let err = ""
+      child.stdout!.on("data", (chunk) => (out += chunk))
+      child.stderr!.on("data", (chunk) => (err += chunk))
+      child.on("close", (code) => resolve({ code, out, err }))
+    })
+
+  it.live("two processes writing and reading one file concurrently lose nothing", () =>
+    Effect.promise(async () => {
+      const dir = tempDir()
+      const keysA = Array.from({ length: 150 }, (_, i) => `a-${i}.json`)
+      const keysB = Array.from({ length: 150 }, (_, i) => `b-${i}.json`)
+      const [a, b] = await Promise.all([
+        outputOf(runChild(dir, "a", 150, keysB.slice(0, 20))),
+        outputOf(runChild(dir, "b", 150, keysA.slice(0, 20)))
+      ])
+      expect(a.err).toBe("")
+      expect(b.err).toBe("")
+      expect([a.code, b.code]).toEqual([0, 0])
+      const database = new Database(Path.join(dir, Cache.databaseFileName), { readonly: true })
+      const rows = database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>
+      database.close()
+      expect(rows.map((row) => row.key).sort()).toEqual([...keysA, ...keysB].sort())
+      // Each process read back what the other wrote (while both may still be writing: entries are either complete or absent).
+      const intactA = Number(/intact (\d+)/.exec(a.out)![1])
+      const intactB = Number(/intact (\d+)/.exec(b.out)![1])
+      expect(intactA + intactB).toBeGreaterThan(0)
+      // Afterwards every row reads back intact in a fresh process.
+      const check = await outputOf(runChild(dir, "none", 0, [...keysA, ...keysB]))
+      expect(check.out).toContain(`intact ${keysA.length + keysB.length}`)
+    }))
+
+  it.live("SIGKILL in the middle of a burst of writes leaves every row correct or absent", () =>
+    Effect.promise(async () => {
+      const dir = tempDir()
+      const child = runChild(dir, "k", 100_000)
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("the child never started writing")), 30_000)
+        child.stdout!.on("data", (chunk: Buffer) => {
+          if (/wrote 2\d\d/.test(chunk.toString())) {
+            clearTimeout(timer)
+            child.kill("SIGKILL")
+            resolve()
+          }
+        })
+      })
+      await new Promise((resolve) => child.on("close", resolve))
+      const database = new Database(Path.join(dir, Cache.databaseFileName), { readonly: true })
+      const keys = (database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>).map((row) => row.key)
+      database.close()
+      expect(keys.length).toBeGreaterThanOrEqual(200)
+      const check = await outputOf(runChild(dir, "none", 0, keys))
+      expect(check.err).toBe("")
+      expect(check.out).toContain(`intact ${keys.length}`)
+      expect(valueFor("k-0.json").key).toBe("k-0.json")
+    }))
+})

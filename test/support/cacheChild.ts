@@ -1,0 +1,47 @@
+/**
+ * A child process for cache tests: writes `count` deterministic entries with keys
+ * `{prefix}-{i}` into the SQLite cache in `dir`, printing progress, then reads back the keys
+ * listed in READ_KEYS (comma-separated) and prints how many it found intact.
+ * Usage: node --import tsx test/support/cacheChild.ts <dir> <prefix> <count>
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Tif1Config } from "../../src/schema/Config.js"
+import * as Cache from "../../src/services/Cache.js"
+
+export const valueFor = (key: string) => ({
+  key,
+  samples: Array.from({ length: 2000 }, (_, i) => (key.length * 7919 + i * 31) % 1000)
+})
+
+const [dir, prefix, countText] = process.argv.slice(2)
+const count = Number(countText)
+
+const program = Effect.gen(function*() {
+  const cache = yield* Cache.Cache
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}-${i}.json`
+    const value = valueFor(key)
+    yield* cache.set(key, value, new TextEncoder().encode(JSON.stringify(value)))
+    process.stdout.write(`wrote ${i}\n`)
+  }
+  const readKeys = (process.env.READ_KEYS ?? "").split(",").filter((key) => key !== "")
+  let intact = 0
+  for (const key of readKeys) {
+    yield* cache.invalidate("memory")
+    const found = yield* cache.get(key)
+    if (found._tag === "Hit" && JSON.stringify(found.value) === JSON.stringify(valueFor(key))) intact++
+  }
+  process.stdout.write(`intact ${intact}\n`)
+})
+
+if (dir !== undefined) {
+  Effect.runPromise(
+    program.pipe(
+      Effect.provide(Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir: dir })), Layer.orDie))
+    )
+  ).catch((error) => {
+    process.stderr.write(String(error))
+    process.exit(1)
+  })
+}

@@ -17,8 +17,8 @@ export interface Corners {
   readonly Angle: ColumnType<"number">
   /** Metres from the start line. */
   readonly Distance: ColumnType<"number">
-  /** Map rotation in degrees: a scalar, not a column. */
-  readonly Rotation: number
+  /** Map rotation in degrees: a scalar, not a column (absent from some files). */
+  readonly Rotation?: number
   readonly [extra: string]: unknown
 }
 
@@ -31,7 +31,7 @@ export const decodeCorners = (input: unknown) => {
   const table = decodeTable(input, {
     name: "corners",
     columns: { CornerNumber: "number", X: "number", Y: "number", Angle: "number", Distance: "number" },
-    scalars: { Rotation: "number" }
+    scalars: { Rotation: "number?" }
   })
   return "error" in table ? table : { value: table.value as unknown as Corners }
 }

@@ -123,7 +123,8 @@ export interface TableSpec {
   readonly name: string
   readonly columns: Readonly<Record<string, ColumnKind>>
   readonly optional?: ReadonlyArray<string>
-  readonly scalars?: Readonly<Record<string, "string" | "number">>
+  /** Non-column fields; a trailing `?` makes one optional. */
+  readonly scalars?: Readonly<Record<string, "string" | "number" | "string?" | "number?">>
 }
 
 /**
@@ -169,7 +170,9 @@ export const decodeTable = (
   }
   for (const [name, kind] of Object.entries(spec.scalars ?? {})) {
     const value = source[name]
-    if (typeof value !== kind) return { error: `${spec.name}: field "${name}" must be a ${kind}, got ${show(value)}` }
+    const type = kind.replace("?", "")
+    if (value === undefined && kind.endsWith("?")) continue
+    if (typeof value !== type) return { error: `${spec.name}: field "${name}" must be a ${type}, got ${show(value)}` }
     output[name] = value
   }
   for (const [name, value] of Object.entries(source)) {

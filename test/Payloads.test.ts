@@ -1,0 +1,191 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import {
+  type Corners,
+  decodePayload,
+  type Drivers,
+  type LapTimes,
+  payloadKind,
+  type RaceControl,
+  shouldValidate,
+  Telemetry,
+  type Weather
+} from "../src/schema/payloads/index.js"
+import { parseJsonText } from "../src/services/internal/json.js"
+import { fixturesRoot } from "./support/stack.js"
+
+const read = (relative: string): any => {
+  const parsed = parseJsonText(Fs.readFileSync(Path.join(fixturesRoot, relative), "utf8"))
+  if (parsed.error !== undefined) throw new Error(parsed.error)
+  return parsed.value
+}
+const decoded = <A>(path: string, input: unknown) => Effect.runSync(decodePayload(path, input)) as A
+const failure = (path: string, input: unknown) => Effect.runSync(Effect.flip(decodePayload(path, input)))
+
+const allFixtures = (dir: string): Array<string> =>
+  Fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? allFixtures(Path.join(dir, entry.name)) : [Path.join(dir, entry.name)]
+  )
+
+describe("payload schemas", () => {
+  it("decodes every fixture file, old and new shapes", () => {
+    const files = allFixtures(fixturesRoot)
+    expect(files.length).toBeGreaterThanOrEqual(50)
+    for (const file of files) {
+      const sessionPath = Path.relative(fixturesRoot, file).split(Path.sep).slice(3).join("/")
+      expect(payloadKind(sessionPath)).not.toBe("other")
+      const result = Effect.runSync(Effect.either(decodePayload(sessionPath, read(Path.relative(fixturesRoot, file)))))
+      if (Either.isLeft(result)) throw new Error(`${file}: ${result.left.message}`)
+    }
+    const oldDrivers = decoded<Drivers>(
+      "drivers.json",
+      JSON.parse(Fs.readFileSync(Path.join(fixturesRoot, "../shapes/drivers-old-shape.json"), "utf8"))
+    )
+    expect(oldDrivers.drivers[0]).toEqual({ driver: "VER", team: "Red Bull Racing" })
+  })
+
+  it("reads drivers: new shape, \"None\" url as null", () => {
+    const drivers = decoded<Drivers>("drivers.json", read("2025/Abu Dhabi Grand Prix/Practice 1/drivers.json"))
+    expect(drivers.drivers).toHaveLength(20)
+    expect(drivers.drivers[0]).toMatchObject({
+      driver: "VER",
+      team: "Red Bull Racing",
+      dn: "1",
+      fn: "Max",
+      tc: "4781D7"
+    })
+    expect(drivers.drivers.find((driver) => driver.driver === "SHI")?.url).toBeNull()
+  })
+
+  it("reads the long lap table: \"None\" as null, booleans, strings", () => {
+    const laps = decoded<LapTimes>(
+      "session_laptimes.json",
+      read("2025/Abu Dhabi Grand Prix/Practice 1/session_laptimes.json")
+    )
+    expect(laps.time[0]).toBeNull()
+    expect(laps.time[1]).toBe(88.356)
+    expect(laps.lap[0]).toBe(1)
+    expect(laps.compound[0]).toBe("HARD")
+    expect(laps.s2?.[0]).toBe(42.318)
+    expect(laps.pb?.slice(0, 2)).toEqual([false, true])
+    expect(laps.drv?.[0]).toBe("ANT")
+    expect(laps.pout?.[1]).toBeNull()
+    expect(laps.lSD?.[0]).toBe("2025-12-05T09:30:27.174000000")
+    expect(laps.wWD?.[0]).toBe(222)
+  })
+
+  it("reads the minimal shape with bare NaN, and the 11-column 2024 shape with float laps", () => {
+    const minimal = decoded<LapTimes>("VER/laptimes.json", read("2025/Australian Grand Prix/Race/VER/laptimes.json"))
+    expect(minimal.time.slice(0, 3)).toEqual([119.392, null, null])
+    expect(minimal.compound[0]).toBe("INTERMEDIATE")
+    const short = decoded<LapTimes>("VER/laptimes.json", read("2024/Bahrain Grand Prix/Race/VER/laptimes.json"))
+    expect(short.time[0]).toBe(97.284)
+    expect(short.lap[1]).toBe(2)
+    expect(short.status?.[0]).toBe("12")
+    expect(short.pos?.[0]).toBe(1)
+  })
+
+  it("reads telemetry: 0/1 channels as booleans, dataKey as a scalar", () => {
+    const tel = decoded<Telemetry>("VER/1_tel.json", read("2025/Australian Grand Prix/Race/VER/1_tel.json")).tel
+    expect(tel.time.slice(0, 2)).toEqual([0, 0.119])
+    expect(tel.rpm[0]).toBe(10114.3998848)
+    expect(tel.gear[0]).toBe(2)
+    expect(tel.brake[0]).toBe(true)
+    expect(tel.drs[0]).toBe(false)
+    expect(tel.dataKey).toBe("2025-Australian Grand Prix-Race-VER-1")
+    expect(tel.speed).toHaveLength(879)
+  })
+
+  it("reads race control with ISO times and weather", () => {
+    const rcm = decoded<RaceControl>("rcm.json", read("2025/Abu Dhabi Grand Prix/Practice 1/rcm.json"))
+    expect(rcm.time[0]).toBe("2025-12-05T09:16:40.000000000")
+    expect(rcm.msg[0]).toBe("RISK OF RAIN FOR F1 FIRST PRACTICE SESSION IS 10%")
+    expect(rcm.flag[0]).toBeNull()
+    expect(rcm.flag[1]).toBe("CLEAR")
+    expect(rcm.sector[1]).toBe(4)
+    const weather = decoded<Weather>("weather.json", read("2025/Abu Dhabi Grand Prix/Practice 1/weather.json"))
+    expect(weather.wT[0]).toBe(53.837)
+    expect(weather.wR[0]).toBe(false)
+    expect(weather.wWD[1]).toBe(261)
+    const corners = decoded<Corners>("corners.json", read("2025/Abu Dhabi Grand Prix/Practice 1/corners.json"))
+    expect(corners.CornerNumber[0]).toBe(1)
+    expect(corners.Rotation).toBe(280)
+    expect(
+      failure("corners.json", { ...read("2025/Abu Dhabi Grand Prix/Practice 1/corners.json"), Rotation: "north" })
+        .reason
+    ).toContain("\"Rotation\" must be a number")
+  })
+
+  it("keeps unknown extra columns (2026 channels, new ones)", () => {
+    const input = read("2025/Australian Grand Prix/Race/NOR/1_tel.json")
+    const length = input.tel.time.length
+    const tel = decoded<Telemetry>("NOR/1_tel.json", {
+      tel: {
+        ...input.tel,
+        DriverAhead: Array.from({ length }, (_, i) => (i === 0 ? "None" : "VER")),
+        DistanceToDriverAhead: Array.from({ length }, () => 12.5),
+        brandNewChannel: Array.from({ length }, () => 1)
+      }
+    }).tel
+    expect(tel.DriverAhead?.slice(0, 2)).toEqual([null, "VER"])
+    expect(tel.DistanceToDriverAhead?.[0]).toBe(12.5)
+    expect((tel as any).brandNewChannel).toHaveLength(length)
+  })
+
+  it("rejects a column one element short, naming both columns", () => {
+    const input = read("2025/Australian Grand Prix/Race/VER/2_tel.json")
+    input.tel.throttle.pop()
+    const error = failure("VER/2_tel.json", input)
+    expect(error._tag).toBe("InvalidDataError")
+    expect(error.path).toBe("VER/2_tel.json")
+    expect(error.reason).toMatch(/"time" has \d+, "throttle" has \d+/)
+  })
+
+  it("rejects a string in a number column, naming the column and index", () => {
+    const input = read("2025/Abu Dhabi Grand Prix/Practice 1/weather.json")
+    input.wAT[3] = "warm"
+    expect(failure("weather.json", input).reason).toBe(
+      "weather: column \"wAT\" index 3: expected a number or a missing value, got \"warm\""
+    )
+  })
+
+  it("rejects a missing required column and a missing tel", () => {
+    const laps = read("2025/Australian Grand Prix/Race/HAM/laptimes.json")
+    delete laps.lap
+    expect(failure("HAM/laptimes.json", laps).reason).toBe("lap table: missing column \"lap\"")
+    expect(failure("HAM/1_tel.json", { telemetry: {} }).reason).toBe("telemetry: missing \"tel\"")
+    const rcm = read("2025/Abu Dhabi Grand Prix/Practice 1/rcm.json")
+    rcm.time[2] = "yesterday"
+    expect(failure("rcm.json", rcm).reason).toContain("column \"time\" index 2")
+    expect(failure("drivers.json", { drivers: [{ driver: "VER" }] }).reason).toContain("\"team\"")
+  })
+
+  it("is an Effect Schema too", () => {
+    const input = read("2025/Australian Grand Prix/Qualifying/VER/1_tel.json")
+    const result = Schema.decodeUnknownEither(Telemetry)(input)
+    expect(Either.isRight(result) && result.right.tel.dataKey).toBe("2025-Australian Grand Prix-Qualifying-VER-1")
+    expect(Either.isLeft(Schema.decodeUnknownEither(Telemetry)({ tel: { time: [1] } }))).toBe(true)
+  })
+
+  it("chooses validation by the config switches", () => {
+    const off = { validateData: false, validateLapTimes: false, validateTelemetry: false }
+    expect(shouldValidate(off, "VER/1_tel.json")).toBe(false)
+    expect(shouldValidate({ ...off, validateTelemetry: true }, "VER/1_tel.json")).toBe(true)
+    expect(shouldValidate({ ...off, validateTelemetry: true }, "VER/laptimes.json")).toBe(false)
+    expect(shouldValidate({ ...off, validateLapTimes: true }, "session_laptimes.json")).toBe(true)
+    expect(shouldValidate({ ...off, validateData: true }, "rcm.json")).toBe(true)
+  })
+})
+
+describe("Python JSON tokens", () => {
+  it("reads NaN as null and ±Infinity as numbers, leaving strings alone", () => {
+    const parsed = parseJsonText("{\"a\": [NaN, 1.5, Infinity, -Infinity], \"s\": \"NaN Infinity\"}")
+    expect(parsed.value).toEqual({ a: [null, 1.5, Infinity, -Infinity], s: "NaN Infinity" })
+    expect(parseJsonText("{\"a\": [1,").error).toBeDefined()
+    expect(parseJsonText("{\"a\": NaNa}").error).toBeDefined()
+  })
+})

@@ -220,3 +220,27 @@ describe("HttpSession", () => {
       expect(stats.totalRequests).toBe(1)
     }))
 })
+
+describe("HttpSession and GOAWAY", () => {
+  it.scoped("a GOAWAY fails no request: the session opens a new connection and carries on", () =>
+    Effect.gen(function*() {
+      const MirrorServer = yield* Effect.promise(() => import("../src/mirror/MirrorServer.js"))
+      const { fixturesRoot } = yield* Effect.promise(() => import("./support/stack.js"))
+      const mirror = yield* MirrorServer.make({
+        root: fixturesRoot,
+        protocol: "h2",
+        certificate: testCertificate(),
+        faults: { goawayAfterStreams: 7 }
+      })
+      const statuses = yield* withSession({}, (session) =>
+        Effect.forEach(
+          Array.from({ length: 40 }, (_, i) =>
+            `${mirror.origin}/2025@main/Australian%20Grand%20Prix/Race/VER/${(i % 10) + 1}_tel.json`),
+          (url) =>
+            Effect.map(session.get(url), (response) => response.status),
+          { concurrency: 4 }
+        ))
+      expect(statuses).toEqual(Array.from({ length: 40 }, () => 200))
+      expect(mirror.connectionsOpened()).toBeGreaterThanOrEqual(2)
+    }))
+})

@@ -281,11 +281,18 @@ export const make = (options: MirrorOptions): Effect.Effect<MirrorServerService,
       if (protocol !== "h1") {
         server.on("session", (session: Http2.ServerHttp2Session) => {
           let streams = 0
-          session.on("stream", () => {
+          session.on("stream", (stream: Http2.ServerHttp2Stream) => {
             streams++
             const limit = faults?.goawayAfterStreams
             if (limit !== undefined && streams === limit) {
-              setImmediate(() => session.goaway(Http2.constants.NGHTTP2_NO_ERROR))
+              // Graceful: once this stream is served, GOAWAY names it as the last one processed;
+              // later streams must go to a new connection.
+              stream.on("close", () => {
+                if (!session.closed && !session.destroyed) {
+                  session.goaway(Http2.constants.NGHTTP2_NO_ERROR, stream.id)
+                  session.close()
+                }
+              })
             }
           })
         })

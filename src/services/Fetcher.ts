@@ -112,6 +112,14 @@ export interface FetcherService {
     requests: Iterable<DataRequestInput>,
     options?: ManyOptions
   ) => Effect.Effect<ReadonlyArray<Option.Option<JsonObject>>>
+  /**
+   * One file from the CDNs with the exact bytes it was parsed from (for mirroring). Goes to the
+   * network every time (the cache is neither read nor written); otherwise the same rules as `json`.
+   */
+  readonly raw: (
+    request: DataRequestInput,
+    options?: Omit<FetchOptions, "useCache" | "writeCache">
+  ) => Effect.Effect<{ readonly value: JsonObject; readonly body: Uint8Array }, FetchError>
   /** Counters since start. */
   readonly stats: Effect.Effect<FetcherStats>
 }
@@ -407,9 +415,21 @@ export const make = Effect.gen(function*() {
       )
     })
 
+  const raw = (input: DataRequestInput, options: FetchOptions = {}) =>
+    Effect.flatMap(decodeRequest(input), (request) =>
+      Effect.gen(function*() {
+        if (config.offlineMode) {
+          return yield* new NetworkError({ url: cacheKey(request), reason: "offline: raw fetches need the network" })
+        }
+        const delivered = yield* fetchFromNetwork(request, options)
+        if (wantsValidation(request, options)) yield* validatePayload(request.path, delivered.value)
+        return { value: deepFreeze(delivered.value), body: delivered.body }
+      }))
+
   const service: FetcherService = {
     json,
     many,
+    raw,
     stats: Effect.sync(() => ({ ...counters }))
   }
   return service

@@ -106,6 +106,7 @@ export interface HttpSessionOptions {
 const reasonOf = (error: unknown): string => {
   const { code: rawCode, message } = error as { code?: unknown; message?: string }
   const code = typeof rawCode === "string" ? rawCode : rawCode === undefined ? undefined : String(rawCode)
+  if (message?.includes("GOAWAY")) return `goaway: ${message}`
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":
     case "UND_ERR_HEADERS_TIMEOUT":
@@ -169,9 +170,14 @@ export const makeWithDispatcher = (
         }
       ).catch((error) => resume(Effect.fail(new NetworkError({ url, reason: reasonOf(error) }))))
     }).pipe(
-      // RFC 9113 8.7: a refused stream was not processed, so it is safe to send again at once. It
-      // happens when a stream is sent just as another frees its slot on the server.
-      Effect.retry({ times: 3, while: (error) => error.reason.startsWith("refused-stream") }),
+      // RFC 9113 8.7: a refused stream was not processed, so it is safe to send again at once (it
+      // happens when a stream is sent just as another frees its slot on the server). undici fails
+      // the request at the head of a connection that receives GOAWAY even when the server names it
+      // as processed; a GET is idempotent, so it is sent again on a fresh connection.
+      Effect.retry({
+        times: 3,
+        while: (error) => error.reason.startsWith("refused-stream") || error.reason.startsWith("goaway")
+      }),
       // One clock for headers and body together: a server that sends headers then stalls fails here.
       Effect.timeoutFail({
         duration: timeout,

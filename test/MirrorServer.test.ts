@@ -1,0 +1,191 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Zlib from "node:zlib"
+import { Client, H2CClient } from "undici"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import { pullSession } from "../src/mirror/pull.js"
+import { eventually, testCertificate } from "./support/servers.js"
+import { fixturesRoot, stack } from "./support/stack.js"
+
+const allFiles = (dir: string): Array<string> =>
+  Fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? allFiles(Path.join(dir, entry.name)) : [Path.join(dir, entry.name)]
+  )
+
+/** The jsDelivr-shaped URL path of a file under a root. */
+const urlPathOf = (root: string, file: string) => {
+  const [year, ...rest] = Path.relative(root, file).split(Path.sep)
+  return `/${year}@main/${rest.map(encodeURIComponent).join("/")}`
+}
+
+const clientFor = (mirror: MirrorServer.MirrorServerService, protocol: "h1" | "h2" | "h2c") =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      protocol === "h2c"
+        ? new H2CClient(mirror.origin)
+        : new Client(mirror.origin, protocol === "h2" ? { allowH2: true, connect: { ca: testCertificate().cert } } : {})
+    ),
+    (client) => Effect.promise(() => client.close())
+  )
+
+const get = (client: Client | H2CClient, path: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const response = await client.request({ method: "GET", path, headers })
+    const body = Buffer.from(await response.body.arrayBuffer())
+    return { status: response.statusCode, headers: response.headers, body }
+  })
+
+describe("MirrorServer", () => {
+  for (const protocol of ["h1", "h2", "h2c"] as const) {
+    it.scopedLive(`serves every fixture byte-identically over ${protocol}`, () =>
+      Effect.gen(function*() {
+        const mirror = yield* MirrorServer.make({
+          root: fixturesRoot,
+          protocol,
+          ...(protocol === "h2" ? { certificate: testCertificate() } : {})
+        })
+        const client = yield* clientFor(mirror, protocol)
+        const files = allFiles(fixturesRoot)
+        for (const file of files) {
+          const response = yield* get(client, urlPathOf(fixturesRoot, file))
+          expect(response.status).toBe(200)
+          expect(response.headers["content-type"]).toBe("application/json; charset=utf-8")
+          expect(response.body.equals(Fs.readFileSync(file))).toBe(true)
+        }
+        expect(mirror.hits()).toBe(files.length)
+        expect(mirror.connectionsOpened()).toBe(1)
+      }))
+  }
+
+  it.scopedLive("serves the plain template shape, answers 304 on a matching ETag, gzips when asked", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const client = yield* clientFor(mirror, "h1")
+      const path = "/2025/Abu%20Dhabi%20Grand%20Prix/Practice%201/rcm.json"
+      const original = Fs.readFileSync(Path.join(fixturesRoot, "2025/Abu Dhabi Grand Prix/Practice 1/rcm.json"))
+      const first = yield* get(client, path)
+      expect(first.body.equals(original)).toBe(true)
+      const etag = first.headers.etag as string
+      expect(etag).toMatch(/^".+"$/)
+      const again = yield* get(client, path, { "if-none-match": etag })
+      expect(again.status).toBe(304)
+      expect(again.body.length).toBe(0)
+      const zipped = yield* get(client, path, { "accept-encoding": "gzip, br" })
+      expect(zipped.headers["content-encoding"]).toBe("gzip")
+      expect(zipped.body.length).toBeLessThan(original.length)
+      expect(Zlib.gunzipSync(zipped.body).equals(original)).toBe(true)
+    }))
+
+  it.scopedLive("never serves a file outside its root", () =>
+    Effect.gen(function*() {
+      const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-root-"))
+      const session = Path.join(root, "2025", "Test Grand Prix", "Race")
+      Fs.mkdirSync(session, { recursive: true })
+      Fs.writeFileSync(Path.join(session, "drivers.json"), "{\"drivers\":[]}")
+      const outside = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-outside-"))
+      Fs.writeFileSync(Path.join(outside, "secret.json"), "{\"secret\":true}")
+      Fs.symlinkSync(Path.join(outside, "secret.json"), Path.join(session, "link.json"))
+      Fs.symlinkSync(outside, Path.join(session, "dir"))
+      const mirror = yield* MirrorServer.make({ root })
+      const client = yield* clientFor(mirror, "h1")
+      expect((yield* get(client, "/2025@main/Test%20Grand%20Prix/Race/drivers.json")).status).toBe(200)
+      const attempts = [
+        "/2025@main/Test%20Grand%20Prix/Race/../../../../etc/passwd",
+        "/2025@main/Test%20Grand%20Prix/Race/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/2025@main/Test%20Grand%20Prix/Race/%252e%252e/%252e%252e/etc/passwd",
+        "/2025@main/Test%20Grand%20Prix/Race/..%2f..%2f..%2fsecret.json",
+        "/2025@main/Test%20Grand%20Prix/Race/link.json",
+        "/2025@main/Test%20Grand%20Prix/Race/dir/secret.json",
+        `/2025@main/${encodeURIComponent(outside)}/x/secret.json`,
+        "//etc/passwd",
+        "/etc/passwd"
+      ]
+      for (const attempt of attempts) {
+        const response = yield* get(client, attempt)
+        expect(response.status, attempt).toBe(404)
+        expect(response.body.toString()).not.toContain("secret")
+      }
+    }))
+
+  it.scopedLive("fault modes do what they say", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({
+        root: fixturesRoot,
+        faults: {
+          rules: [
+            { match: "drivers.json", status: 429, retryAfterSeconds: 3, times: 1 },
+            { match: "corners.json", status: 503, every: 2 },
+            { match: "VER/1_tel.json", truncate: true }
+          ]
+        }
+      })
+      const client = yield* clientFor(mirror, "h1")
+      const race = "/2025@main/Australian%20Grand%20Prix/Race"
+      const limited = yield* get(client, `${race}/drivers.json`)
+      expect(limited.status).toBe(429)
+      expect(limited.headers["retry-after"]).toBe("3")
+      expect((yield* get(client, `${race}/drivers.json`)).status).toBe(200)
+      const cornerStatuses = []
+      for (let i = 0; i < 4; i++) cornerStatuses.push((yield* get(client, `${race}/corners.json`)).status)
+      expect(cornerStatuses).toEqual([503, 200, 503, 200])
+      const truncated = yield* get(client, `${race}/VER/1_tel.json`)
+      const whole = Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race/VER/1_tel.json"))
+      expect(truncated.body.length).toBe(Math.floor(whole.length / 2))
+      expect(() => JSON.parse(truncated.body.toString())).toThrow()
+      mirror.setFaults(undefined)
+      expect((yield* get(client, `${race}/VER/1_tel.json`)).body.equals(whole)).toBe(true)
+    }))
+
+  it.scopedLive("GOAWAY after N streams makes the client open a new connection", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({
+        root: fixturesRoot,
+        protocol: "h2",
+        certificate: testCertificate(),
+        faults: { goawayAfterStreams: 5 }
+      })
+      const client = yield* clientFor(mirror, "h2")
+      for (let i = 1; i <= 5; i++) {
+        const response = yield* get(client, `/2025@main/Australian%20Grand%20Prix/Race/VER/${i}_tel.json`)
+        expect(response.status).toBe(200)
+      }
+      yield* eventually(() => mirror.connectionsOpen() === 0, "the server to close the connection after GOAWAY")
+      expect((yield* get(client, "/2025@main/Australian%20Grand%20Prix/Race/VER/6_tel.json")).status).toBe(200)
+      expect(mirror.connectionsOpened()).toBe(2)
+    }))
+
+  it.scopedLive("mirror pull from one mirror, then serve of that folder gives the same bytes; a second pull resumes", () =>
+    Effect.gen(function*() {
+      const source = yield* MirrorServer.make({ root: fixturesRoot })
+      const out = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-pull-"))
+      const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
+      const summary = yield* pullSession(race, { out, telemetry: true }).pipe(
+        Effect.provide(stack({ cdns: [source.origin] }))
+      )
+      const sessionDir = "2025/Australian Grand Prix/Race"
+      const published = allFiles(Path.join(fixturesRoot, sessionDir)).map((file) => Path.relative(fixturesRoot, file))
+        .sort()
+      const pulled = allFiles(out).map((file) => Path.relative(out, file)).sort()
+      expect(pulled).toEqual(published)
+      expect(summary.written).toBe(published.length)
+      for (const file of published) {
+        expect(Fs.readFileSync(Path.join(out, file)).equals(Fs.readFileSync(Path.join(fixturesRoot, file)))).toBe(true)
+      }
+      const served = yield* MirrorServer.make({ root: out, protocol: "h2c" })
+      const client = yield* clientFor(served, "h2c")
+      const response = yield* get(client, "/2025@main/Australian%20Grand%20Prix/Race/NOR/5_tel.json")
+      expect(response.body.equals(Fs.readFileSync(Path.join(fixturesRoot, sessionDir, "NOR/5_tel.json")))).toBe(true)
+
+      Fs.rmSync(Path.join(out, sessionDir, "VER/3_tel.json"))
+      const before = source.hits(`${sessionDir}/VER/3_tel.json`)
+      const again = yield* pullSession(race, { out, telemetry: true }).pipe(
+        Effect.provide(stack({ cdns: [source.origin] }))
+      )
+      expect(again.written).toBe(1)
+      expect(again.kept).toBe(published.length - 1)
+      expect(source.hits(`${sessionDir}/VER/3_tel.json`)).toBe(before + 1)
+    }))
+})

@@ -81,3 +81,16 @@ export class Tif1ConfigError extends Schema.TaggedError<Tif1ConfigError>()("Tif1
  * @since 0.1.0
  */
 export type FetchError = NetworkError | DataNotFoundError | InvalidDataError
+
+/**
+ * A `Tif1Client` method was called after `close()`.
+ *
+ * @since 0.1.0
+ */
+export class Tif1ClientClosedError extends Schema.TaggedError<Tif1ClientClosedError>()("Tif1ClientClosedError", {
+  method: Schema.String
+}) {
+  override get message(): string {
+    return `Tif1Client.${this.method} called after close(); make a new client with Tif1Client.make()`
+  }
+}

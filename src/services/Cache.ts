@@ -292,6 +292,9 @@ export const makeSqliteTier = Effect.gen(function*() {
   const warn = (what: string) => (error: unknown) =>
     Effect.logWarning(`cache: ${what} failed, treated as a miss: ${String(error)}`)
   yield* sql`PRAGMA busy_timeout = 5000`
+  // WAL (the client's default) with NORMAL sync: commits stay atomic through a crash, without an
+  // fsync per cached file (which would block the event loop for each write).
+  yield* sql`PRAGMA synchronous = NORMAL`
   yield* sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`
   yield* sql.withTransaction(Effect.gen(function*() {
     const rows = yield* sql<{ version: number }>`SELECT version FROM schema_version`

@@ -1,0 +1,76 @@
+/**
+ * A session load with the live progress display and the summary table, shared by `tif1 load`
+ * and `tif1 demo`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import type { FetchError } from "../schema/Errors.js"
+import { Fetcher } from "../services/Fetcher.js"
+import { type ConnectionStats, HttpSession } from "../services/HttpSession.js"
+import {
+  type LoadOptions,
+  type LoadProgress,
+  type LoadSummary,
+  SessionLoader,
+  type SessionRef
+} from "../services/SessionLoader.js"
+import { makeProgress, type Output, summaryTable } from "./render.js"
+
+/** How often the progress line is redrawn. */
+const redrawEvery = "100 millis"
+
+/**
+ * Connection counts between two snapshots (the reuse rate over those requests only).
+ *
+ * @since 0.1.0
+ */
+export const connectionsSince = (before: ConnectionStats, after: ConnectionStats): ConnectionStats => {
+  const totalRequests = after.totalRequests - before.totalRequests
+  const connectionsReused = after.connectionsReused - before.connectionsReused
+  return {
+    totalRequests,
+    connectionsCreated: after.connectionsCreated - before.connectionsCreated,
+    connectionsReused,
+    reuseRate: totalRequests === 0 ? 0 : (100 * connectionsReused) / totalRequests,
+    byOrigin: after.byOrigin
+  }
+}
+
+/**
+ * Load one session, drawing progress on `progress` and writing the summary table to `report`.
+ *
+ * @since 0.1.0
+ */
+export const loadWithProgress = (
+  ref: SessionRef,
+  options: Omit<LoadOptions, "onProgress">,
+  output: { readonly label: string; readonly progress: Output; readonly report: (text: string) => void }
+): Effect.Effect<LoadSummary, FetchError, SessionLoader | Fetcher | HttpSession> =>
+  Effect.gen(function*() {
+    const loader = yield* SessionLoader
+    const fetcher = yield* Fetcher
+    const http = yield* HttpSession
+    const connectionsBefore = yield* http.stats
+    const bytesBefore = (yield* fetcher.stats).bytes
+    const display = makeProgress(output.progress, output.label)
+    let latest: LoadProgress = { phase: "metadata", completed: 0, total: 0 }
+    const redraw = Effect.flatMap(fetcher.stats, (stats) =>
+      Effect.sync(() => display.update(latest, stats.bytes - bytesBefore)))
+    const ticker = yield* Effect.fork(Effect.repeat(redraw, Schedule.spaced(redrawEvery)))
+    const loaded = yield* loader.load(ref, {
+      ...options,
+      onProgress: (progress) => {
+        latest = progress
+      }
+    }).pipe(
+      Effect.ensuring(
+        Fiber.interrupt(ticker).pipe(Effect.zipRight(redraw), Effect.zipRight(Effect.sync(display.finish)))
+      )
+    )
+    const connections = connectionsSince(connectionsBefore, yield* http.stats)
+    output.report(`${loaded.year} ${loaded.gp} ${loaded.session}\n${summaryTable(loaded.summary, connections)}`)
+    return loaded.summary
+  })

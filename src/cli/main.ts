@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+/**
+ * The `tif1` command: fetch, load, mirror pull|serve, stats, config, demo.
+ *
+ * Exit codes: 0 ok, 1 unexpected, 2 usage or configuration, 3 not found, 4 network,
+ * 5 invalid data. Errors print as one line plus a hint; `--verbose` adds the full cause.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Path from "node:path"
+import * as Tif1 from "../layers/Tif1.js"
+import * as MirrorServer from "../mirror/MirrorServer.js"
+import { pullSession } from "../mirror/pull.js"
+import { configKeys, envName, loadConfig, snakeCase, Tif1Config, version } from "../schema/Config.js"
+import { Cache, databaseFileName } from "../services/Cache.js"
+import { CdnManager } from "../services/CdnManager.js"
+import { Fetcher } from "../services/Fetcher.js"
+import { runDemo } from "./demo.js"
+import { loadWithProgress } from "./load.js"
+import { diagnose, megabytes, stderr, table } from "./render.js"
+
+const stdout = (text: string) => {
+  process.stdout.write(text)
+}
+
+const verbose = Options.boolean("verbose").pipe(
+  Options.withDescription("log debug lines, and print the full cause of an error")
+)
+
+const year = Args.integer({ name: "year" }).pipe(Args.withDescription("season, e.g. 2025"))
+const gp = Args.text({ name: "gp" }).pipe(Args.withDescription("event name, e.g. \"Australian Grand Prix\""))
+const session = Args.text({ name: "session" }).pipe(
+  Args.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
+)
+
+const fetch = Command.make(
+  "fetch",
+  {
+    year,
+    gp,
+    session,
+    path: Args.text({ name: "path" }).pipe(Args.withDescription("file in the session folder, e.g. VER/1_tel.json")),
+    compact: Options.boolean("compact").pipe(Options.withDescription("one line of JSON instead of indented")),
+    noCache: Options.boolean("no-cache").pipe(Options.withDescription("neither read nor write the cache")),
+    verbose
+  },
+  (args) =>
+    Effect.flatMap(Fetcher, (fetcher) =>
+      fetcher.json(
+        { year: args.year, gp: args.gp, session: args.session, path: args.path },
+        args.noCache ? { useCache: false, writeCache: false } : {}
+      )).pipe(
+        Effect.map((value) => stdout(`${JSON.stringify(value, null, args.compact ? undefined : 2)}\n`)),
+        Effect.provide(Tif1.layer)
+      )
+).pipe(Command.withDescription("Fetch one file and print it as JSON."))
+
+const load = Command.make(
+  "load",
+  {
+    year,
+    gp,
+    session,
+    telemetry: Options.boolean("telemetry").pipe(Options.withDescription("also load every lap's telemetry")),
+    verbose
+  },
+  (args) =>
+    loadWithProgress(
+      { year: args.year, gp: args.gp, session: args.session },
+      { telemetry: args.telemetry },
+      { label: args.session, progress: stderr, report: stdout }
+    ).pipe(Effect.provide(Tif1.layer))
+).pipe(Command.withDescription(
+  "Load a session (drivers, laps, weather, race control; telemetry with --telemetry) with a progress bar, " +
+    "then print a summary table."
+))
+
+const pull = Command.make(
+  "pull",
+  {
+    year,
+    gp,
+    session,
+    out: Options.directory("out").pipe(Options.withDescription("folder to fill in CDN layout")),
+    telemetry: Options.boolean("telemetry").pipe(Options.withDescription("also pull every lap's telemetry")),
+    verbose
+  },
+  (args) =>
+    pullSession({ year: args.year, gp: args.gp, session: args.session }, {
+      out: args.out,
+      telemetry: args.telemetry
+    }).pipe(
+      Effect.map((summary) =>
+        stdout(`${summary.folder}\n${
+          table([
+            ["written", String(summary.written)],
+            ["kept", String(summary.kept)],
+            ["missing", String(summary.missing)],
+            ["failed", String(summary.failed)],
+            ["MB", megabytes(summary.bytes)]
+          ])
+        }`)
+      ),
+      Effect.provide(Tif1.layer)
+    )
+).pipe(Command.withDescription("Copy a session from the CDNs into a folder (resumable; files are written whole)."))
+
+const serve = Command.make(
+  "serve",
+  {
+    root: Options.directory("root", { exists: "yes" }).pipe(Options.withDescription("folder in CDN layout")),
+    host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
+    port: Options.integer("port").pipe(Options.withDefault(8080)),
+    protocol: Options.choice("protocol", ["h1", "h2", "h2c"]).pipe(
+      Options.withDefault("h1" as const),
+      Options.withDescription("h1 plain HTTP/1.1; h2 HTTP/2 over TLS (self-signed); h2c HTTP/2 cleartext")
+    ),
+    verbose
+  },
+  (args) =>
+    Effect.scoped(Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({
+        root: args.root,
+        host: args.host,
+        port: args.port,
+        protocol: args.protocol
+      })
+      stdout(
+        `serving ${Path.resolve(args.root)} at ${mirror.origin} (${args.protocol}); Ctrl-C stops\n` +
+          `use it: TIF1_CDNS='${MirrorServer.templateFor(mirror.origin)}'\n`
+      )
+      if (mirror.certificate !== undefined) {
+        stdout("clients must trust this self-signed certificate (NODE_EXTRA_CA_CERTS=<file>):\n")
+        stdout(mirror.certificate.cert)
+      }
+      return yield* Effect.never
+    }))
+).pipe(Command.withDescription("Serve a folder in CDN layout (ETag/304, gzip, never a file outside it)."))
+
+const mirror = Command.make(
+  "mirror",
+  {},
+  () => Effect.sync(() => stdout("tif1 mirror pull|serve: see tif1 mirror --help\n"))
+).pipe(
+  Command.withDescription("Fill a local folder in CDN layout, or serve one."),
+  Command.withSubcommands([pull, serve])
+)
+
+const stats = Command.make("stats", { verbose }, () =>
+  Effect.gen(function*() {
+    const config = yield* Tif1Config
+    const cache = yield* (yield* Cache).stats
+    const sources = yield* (yield* CdnManager).sources
+    stdout(table([
+      ["cache file", config.enableCache ? Path.join(config.cacheDir, databaseFileName) : "(cache disabled)"],
+      ["cached files", String(cache.sqlite.entries)],
+      ["cached MB", megabytes(cache.sqlite.bytes)],
+      ["known missing", String(cache.negative.entries)],
+      ...sources.map((source, index) => [`cdn ${index + 1}`, `${source.name} ${source.baseUrl}`] as const)
+    ]))
+  }).pipe(Effect.provide(Tif1.layer))).pipe(
+    Command.withDescription("Show the cache (file, entries, size, known-missing files) and the CDN sources.")
+  )
+
+const config = Command.make(
+  "config",
+  { verbose },
+  () =>
+    Effect.map(loadConfig(), (resolved) =>
+      stdout(table(configKeys.map((key) => {
+        const value = resolved[key]
+        return [
+          snakeCase(key),
+          `${value === undefined ? "(auto)" : JSON.stringify(value)}  from ${resolved.sources[key]}  [${envName(key)}]`
+        ] as const
+      }))))
+).pipe(Command.withDescription("Show the effective configuration and where each value came from."))
+
+const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr, report: stdout })).pipe(
+  Command.withDescription("Serve the bundled sample on 127.0.0.1 and load it cold, then warm from the cache.")
+)
+
+const tif1 = Command.make(
+  "tif1",
+  { verbose },
+  () => Effect.sync(() => stdout("tif1: give a command (fetch, load, mirror, stats, config, demo); see tif1 --help\n"))
+)
+  .pipe(
+    Command.withDescription("Formula 1 timing data from the TracingInsights CDNs."),
+    Command.withSubcommands([fetch, load, mirror, stats, config, demo])
+  )
+
+const cli = Command.run(tif1, { name: "tif1", version })
+
+const isVerbose = process.argv.includes("--verbose")
+
+/** Log lines on stderr, clearing a live progress line first. */
+const logger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+    process.stderr.write(`${stderr.isTTY ? "\r\x1b[K" : ""}${logLevel.label.toLowerCase()}: ${text}\n`)
+  })
+)
+
+const program = cli(process.argv).pipe(
+  Effect.provide(Layer.merge(NodeContext.layer, logger)),
+  Logger.withMinimumLogLevel(isVerbose ? LogLevel.Debug : LogLevel.Warning)
+)
+
+const fiber = Effect.runFork(program)
+let stoppedBySignal = false
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    stoppedBySignal = true
+    Effect.runFork(Fiber.interrupt(fiber))
+  })
+}
+fiber.addObserver((exit) => {
+  // Ctrl-C is how `mirror serve` is meant to stop.
+  if (Exit.isSuccess(exit) || (stoppedBySignal && Cause.isInterruptedOnly(exit.cause))) return
+  const diagnosis = diagnose(exit.cause)
+  if (diagnosis.line !== "") process.stderr.write(`error: ${diagnosis.line}\n`)
+  if (diagnosis.hint !== undefined) process.stderr.write(`hint: ${diagnosis.hint}\n`)
+  if (isVerbose) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+  process.exitCode = diagnosis.exitCode
+})

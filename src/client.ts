@@ -1,0 +1,190 @@
+/**
+ * `Tif1Client`: the Promise face, for plain async scripts.
+ *
+ * One client holds one runtime: one HTTP session (one undici dispatcher), one cache database, one
+ * breaker. Rejections are the typed error instances (`instanceof NetworkError` works), never
+ * wrapped fiber failures. Per-call options use the config's units (seconds).
+ *
+ * @example
+ * ```ts
+ * import { Tif1Client, DataNotFoundError } from "tif1-effect"
+ *
+ * const client = await Tif1Client.make({ timeout: 10 })
+ * try {
+ *   const drivers = await client.fetchJson(2025, "Australian Grand Prix", "Race", "drivers.json")
+ * } catch (error) {
+ *   if (error instanceof DataNotFoundError) console.log("not published yet")
+ * } finally {
+ *   await client.close()
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import { layerConfig, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
+import type { Tif1ConfigOverrides } from "./schema/Config.js"
+import type { DataRequestInput } from "./schema/DataRequest.js"
+import { Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
+import { Cache, type CacheScope, type JsonObject } from "./services/Cache.js"
+import { CdnManager, type CdnSource } from "./services/CdnManager.js"
+import { CircuitBreaker, type CircuitSnapshot } from "./services/CircuitBreaker.js"
+import { Fetcher, type FetchOptions, type FetchProgress } from "./services/Fetcher.js"
+import { type ConnectionStats, HttpSession } from "./services/HttpSession.js"
+import { type LoadedSession, type LoadOptions, SessionLoader } from "./services/SessionLoader.js"
+
+/**
+ * Per-call options of `fetchJson`; `timeout` in seconds.
+ *
+ * @since 0.1.0
+ */
+export interface ClientFetchOptions {
+  /** Seconds for one request (default: the `timeout` key). */
+  readonly timeout?: number
+  /** Retry rounds after the first (default: `max_retries`). */
+  readonly maxRetries?: number
+  /** Read the cache (default true). */
+  readonly useCache?: boolean
+  /** Write the cache (default true). */
+  readonly writeCache?: boolean
+  /** Validate against the payload schema (default: the `validate_*` keys). */
+  readonly validate?: boolean
+}
+
+/**
+ * Per-call options of `fetchMany`.
+ *
+ * @since 0.1.0
+ */
+export interface ClientManyOptions extends ClientFetchOptions {
+  /** Files in flight at once (default: `max_concurrent_requests`). */
+  readonly concurrency?: number
+  /** Called after each file completes. */
+  readonly onProgress?: (progress: FetchProgress) => void
+}
+
+const fetchOptions = (options: ClientFetchOptions): FetchOptions => ({
+  ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+  ...(options.timeout === undefined ? {} : { timeout: Duration.seconds(options.timeout) }),
+  ...(options.useCache === undefined ? {} : { useCache: options.useCache }),
+  ...(options.writeCache === undefined ? {} : { writeCache: options.writeCache }),
+  ...(options.validate === undefined ? {} : { validate: options.validate })
+})
+
+/** The failure itself for a typed failure; the defect for a defect; an `Error` for an interruption. */
+const rejection = (cause: Cause.Cause<unknown>): unknown =>
+  Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
+
+/**
+ * The Promise client. Build it with `Tif1Client.make`.
+ *
+ * @since 0.1.0
+ */
+export class Tif1Client {
+  /**
+   * A client with `overrides` on top of `TIF1_*` variables and the `.tif1rc` search path.
+   * Rejects with a `Tif1ConfigError` for a bad setting. `parts` swaps pieces of the stack
+   * (for example `{ http: { ca } }` to trust a local mirror's certificate).
+   */
+  static async make(overrides: Tif1ConfigOverrides = {}, parts: Tif1LayerParts = {}): Promise<Tif1Client> {
+    const runtime = ManagedRuntime.make(layerConfig(overrides, parts))
+    const exit = await runtime.runPromiseExit(Effect.void)
+    if (Exit.isFailure(exit)) {
+      await runtime.dispose()
+      throw rejection(exit.cause)
+    }
+    return new Tif1Client(runtime)
+  }
+
+  #runtime: ManagedRuntime.ManagedRuntime<Tif1Services, Tif1ConfigError> | undefined
+
+  private constructor(runtime: ManagedRuntime.ManagedRuntime<Tif1Services, Tif1ConfigError>) {
+    this.#runtime = runtime
+  }
+
+  async #run<A, E>(method: string, effect: Effect.Effect<A, E, Tif1Services>): Promise<A> {
+    const runtime = this.#runtime
+    if (runtime === undefined) throw new Tif1ClientClosedError({ method })
+    const exit = await runtime.runPromiseExit(effect)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw rejection(exit.cause)
+  }
+
+  /**
+   * One file, parsed and frozen. Rejects with `DataNotFoundError` (404 on every CDN),
+   * `NetworkError` (every CDN failed) or `InvalidDataError` (bad request or body).
+   */
+  fetchJson(
+    year: number,
+    gp: string,
+    session: string,
+    path: string,
+    options: ClientFetchOptions = {}
+  ): Promise<JsonObject> {
+    return this.#run(
+      "fetchJson",
+      Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ year, gp, session, path }, fetchOptions(options)))
+    )
+  }
+
+  /** Many files, in input order; `null` where a file was not found or failed. Never rejects for a file. */
+  fetchMany(
+    requests: ReadonlyArray<DataRequestInput>,
+    options: ClientManyOptions = {}
+  ): Promise<Array<JsonObject | null>> {
+    return this.#run(
+      "fetchMany",
+      Effect.flatMap(Fetcher, (fetcher) =>
+        fetcher.many(requests, {
+          ...fetchOptions(options),
+          ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+          ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
+        })).pipe(Effect.map((results) => results.map(Option.getOrNull)))
+    )
+  }
+
+  /** A whole session: drivers, laps, weather, race control and (with `telemetry: true`) telemetry. */
+  loadSession(year: number, gp: string, session: string, options: LoadOptions = {}): Promise<LoadedSession> {
+    return this.#run(
+      "loadSession",
+      Effect.flatMap(SessionLoader, (loader) => loader.load({ year, gp, session }, options))
+    )
+  }
+
+  /** Requests, connections opened and reused, per origin. */
+  connectionStats(): Promise<ConnectionStats> {
+    return this.#run("connectionStats", Effect.flatMap(HttpSession, (http) => http.stats))
+  }
+
+  /** The circuit breaker: state, consecutive failures, when it opened and when it lets a probe through. */
+  circuitState(): Promise<CircuitSnapshot> {
+    return this.#run("circuitState", Effect.flatMap(CircuitBreaker, (breaker) => breaker.snapshot))
+  }
+
+  /** The CDN sources in priority order with their health (failures, skipped until, cooldown). */
+  cdnSources(): Promise<ReadonlyArray<CdnSource>> {
+    return this.#run("cdnSources", Effect.flatMap(CdnManager, (cdns) => cdns.sources))
+  }
+
+  /** Drop cached files: `all` (default), `memory`, `json` (non-telemetry) or `telemetry`. */
+  clearCache(scope: CacheScope = "all"): Promise<void> {
+    return this.#run("clearCache", Effect.flatMap(Cache, (cache) => cache.invalidate(scope)))
+  }
+
+  /** Close sockets and the cache database. Idempotent; any later call rejects with `Tif1ClientClosedError`. */
+  async close(): Promise<void> {
+    const runtime = this.#runtime
+    this.#runtime = undefined
+    if (runtime !== undefined) await runtime.dispose()
+  }
+
+  /** `await using client = await Tif1Client.make()` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}

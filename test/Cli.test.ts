@@ -1,0 +1,169 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { sampleRoot } from "../src/cli/demo.js"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import { runCli, sandbox, startCli } from "./support/cli.js"
+import { eventually } from "./support/servers.js"
+import { fixturesRoot } from "./support/stack.js"
+
+const australia = Path.join(fixturesRoot, "2025/Australian Grand Prix/Race")
+
+/** A plain HTTP/1.1 mirror over the fixtures, and the env pointing the CLI at it. */
+const fixtureMirror = Effect.map(
+  MirrorServer.make({ root: fixturesRoot, protocol: "h1" }),
+  (mirror) => ({
+    mirror,
+    env: { TIF1_CDNS: MirrorServer.templateFor(mirror.origin), TIF1_MAX_RETRIES: "0" }
+  })
+)
+
+const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.promise(() => runCli(args, { env }))
+
+/** One readable error line and a hint, no stack trace. */
+const expectOneLineError = (stderr: string, pattern: RegExp) => {
+  const lines = stderr.trim().split("\n")
+  expect(lines.find((line) => line.startsWith("error: "))).toMatch(pattern)
+  expect(lines.some((line) => line.startsWith("hint: "))).toBe(true)
+  expect(stderr).not.toMatch(/\n\s+at /)
+}
+
+describe("tif1 CLI (child process)", () => {
+  it.live("--help lists every command and exits 0", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["--help"])
+      expect(result.code).toBe(0)
+      for (const command of ["fetch", "load", "mirror", "stats", "config", "demo"]) {
+        expect(result.stdout).toContain(command)
+      }
+      const sub = yield* run(["mirror", "serve", "--help"])
+      expect(sub.code).toBe(0)
+      expect(sub.stdout).toContain("--protocol")
+    }))
+
+  it.live("a usage mistake exits 2", () =>
+    Effect.gen(function*() {
+      expect((yield* run(["fetch", "2025"])).code).toBe(2)
+      expect((yield* run(["fetch", "soon", "Australian Grand Prix", "Race", "drivers.json"])).code).toBe(2)
+      expect((yield* run(["frobnicate"])).code).toBe(2)
+    }))
+
+  it.live("a bad setting exits 2 and names the variable", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["fetch", "2025", "Australian Grand Prix", "Race", "drivers.json"], {
+        TIF1_MAX_RETRIES: "-1"
+      })
+      expect(result.code).toBe(2)
+      expectOneLineError(result.stderr, /max_?retries|maxRetries/i)
+      expect(result.stderr).toContain("TIF1_MAX_RETRIES")
+    }))
+
+  it.scopedLive("fetch prints the file as JSON and exits 0", () =>
+    Effect.gen(function*() {
+      const { env } = yield* fixtureMirror
+      const result = yield* run(["fetch", "2025", "Australian Grand Prix", "Race", "drivers.json"], env)
+      expect(result.code).toBe(0)
+      expect(JSON.parse(result.stdout)).toEqual(
+        JSON.parse(Fs.readFileSync(Path.join(australia, "drivers.json"), "utf8"))
+      )
+    }))
+
+  it.scopedLive("a file on no CDN exits 3", () =>
+    Effect.gen(function*() {
+      const { env } = yield* fixtureMirror
+      const result = yield* run(["fetch", "2025", "Australian Grand Prix", "Race", "weather.json"], env)
+      expect(result.code).toBe(3)
+      expectOneLineError(result.stderr, /not found on any CDN: 2025\/Australian Grand Prix\/Race\/weather.json/)
+    }))
+
+  it.live("an unreachable CDN exits 4, with the cause under --verbose", () =>
+    Effect.gen(function*() {
+      const env = { TIF1_CDNS: "http://127.0.0.1:9/{year}/{gp}/{session}/{path}", TIF1_MAX_RETRIES: "0" }
+      const args = ["fetch", "2025", "Australian Grand Prix", "Race", "drivers.json"]
+      const result = yield* run(args, env)
+      expect(result.code).toBe(4)
+      expectOneLineError(result.stderr, /network error for http:\/\/127\.0\.0\.1:9\//)
+      const verbose = yield* run([...args, "--verbose"], env)
+      expect(verbose.code).toBe(4)
+      expect(verbose.stderr).toContain("NetworkError")
+    }))
+
+  it.live("an invalid request exits 5 before any I/O", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["fetch", "2025", "Australian Grand Prix", "Race", "../secrets.json"], {
+        TIF1_CDNS: "http://127.0.0.1:9/{year}/{gp}/{session}/{path}"
+      })
+      expect(result.code).toBe(5)
+      expectOneLineError(result.stderr, /invalid data at path: .*"\.\.\/secrets\.json".*segment "\.\." is not allowed/)
+    }))
+
+  it.scopedLive("load without a TTY prints plain progress lines and a summary table", () =>
+    Effect.gen(function*() {
+      const { env, mirror } = yield* fixtureMirror
+      const result = yield* run(["load", "2025", "Australian Grand Prix", "Race"], env)
+      expect(result.code).toBe(0)
+      expect(result.stderr).not.toContain("\r")
+      expect(result.stderr).toMatch(/Race \d+\/\d+ files .* \(done\)/)
+      // drivers + 20 lap tables delivered; weather, rcm and session_laptimes are not published
+      const row = (name: string) => new RegExp(`^  ${name}\\s+(.+)$`, "m").exec(result.stdout)?.[1]
+      expect(row("files")).toBe("21 delivered of 23")
+      expect(row("not found")).toBe("2")
+      expect(Number(row("requests"))).toBe(mirror.hits())
+      expect(Number(row("connections"))).toBeGreaterThanOrEqual(1)
+      expect(row("reuse")).toMatch(/%$/)
+    }))
+
+  it.live("config shows each value with its source and variable", () =>
+    Effect.gen(function*() {
+      const home = sandbox()
+      Fs.writeFileSync(Path.join(home, ".tif1rc"), JSON.stringify({ timeout: 7 }))
+      const result = yield* Effect.promise(() => runCli(["config"], { home, env: { TIF1_MAX_RETRIES: "1" } }))
+      expect(result.code).toBe(0)
+      expect(result.stdout).toMatch(/^ {2}max_retries\s+1 {2}from env TIF1_MAX_RETRIES {2}\[TIF1_MAX_RETRIES\]$/m)
+      expect(result.stdout).toMatch(/^ {2}timeout\s+7 {2}from file .*\.tif1rc/m)
+      expect(result.stdout).toMatch(/^ {2}retry_jitter\s+true {2}from default/m)
+    }))
+
+  it.scopedLive("mirror serve serves a folder until SIGINT, then exits 0", () =>
+    Effect.gen(function*() {
+      const cli = startCli(["mirror", "serve", "--root", fixturesRoot, "--port", "0"], { home: sandbox() })
+      yield* eventually(() => /serving .* at http:\/\/127\.0\.0\.1:\d+/.test(cli.output()), "mirror started", 30_000)
+      const origin = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.output())![1]!
+      const response = yield* Effect.promise(() =>
+        fetch(`${origin}/2025@main/Australian%20Grand%20Prix/Race/drivers.json`)
+      )
+      expect(response.status).toBe(200)
+      expect(yield* Effect.promise(() => response.text())).toBe(
+        Fs.readFileSync(Path.join(australia, "drivers.json"), "utf8")
+      )
+      cli.child.kill("SIGINT")
+      const result = yield* Effect.promise(() => cli.done)
+      expect(result.code).toBe(0)
+    }))
+
+  it.live("demo serves the bundled sample and loads it cold, then warm with no requests", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["demo"])
+      expect(result.code).toBe(0)
+      const cold = /cold: [\d.]+ s, (\d+) requests to the mirror/.exec(result.stdout)
+      const warm = /warm: [\d.]+ s, (\d+) requests to the mirror/.exec(result.stdout)
+      expect(Number(cold?.[1])).toBeGreaterThan(900)
+      expect(warm?.[1]).toBe("0")
+      // drivers, weather, rcm, 20 lap tables, one telemetry file per lap row; delivered: drivers,
+      // the lap tables and VER/NOR laps 1-10
+      const race = Path.join(sampleRoot, "2025/Australian Grand Prix/Race")
+      const drivers = Fs.readdirSync(race).filter((name) => !name.endsWith(".json"))
+      const laps = drivers.map((driver) =>
+        (JSON.parse(Fs.readFileSync(Path.join(race, driver, "laptimes.json"), "utf8").replaceAll("NaN", "null")) as {
+          lap: Array<number>
+        }).lap.filter((lap) => Number.isInteger(lap) && lap > 0).length
+      )
+      const files = 3 + drivers.length + laps.reduce((sum, count) => sum + count, 0)
+      expect(result.stdout).toContain(
+        `2025 Australian Grand Prix Race\n  files        ${1 + drivers.length + 20} delivered of ${files}`
+      )
+      expect(result.stdout).toMatch(/2025 Abu Dhabi Grand Prix Practice 1\n {2}files\s+4 delivered of 4/)
+    }))
+})

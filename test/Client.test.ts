@@ -1,0 +1,159 @@
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Tif1Client } from "../src/client.js"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import {
+  DataNotFoundError,
+  InvalidDataError,
+  NetworkError,
+  Tif1ClientClosedError,
+  Tif1ConfigError
+} from "../src/schema/Errors.js"
+import { databaseFileName } from "../src/services/Cache.js"
+import { testCertificate } from "./support/servers.js"
+import { fixturesRoot } from "./support/stack.js"
+
+const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" } as const
+const fixture = (path: string) =>
+  JSON.parse(Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race", path), "utf8"))
+
+let scope: Scope.CloseableScope
+let mirror: MirrorServer.MirrorServerService
+
+beforeAll(async () => {
+  scope = await Effect.runPromise(Scope.make())
+  mirror = await Effect.runPromise(
+    Scope.extend(MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() }), scope)
+  )
+})
+afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+
+const temporaryDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-client-"))
+
+/** A client on the fixture mirror (HTTP/2), hermetic settings, SQLite cache in a temp dir. */
+const makeClient = (cacheDir = temporaryDir()) =>
+  Tif1Client.make(
+    {
+      cdns: [MirrorServer.templateFor(mirror.origin)],
+      cacheDir,
+      enableCache: true,
+      ciMode: false,
+      offlineMode: false,
+      maxRetries: 0,
+      connectionStatsLogInterval: 0
+    },
+    { http: { ca: testCertificate().cert } }
+  )
+
+/** Poll until `condition` holds (bounded). */
+const waitFor = async (condition: () => boolean, what: string) => {
+  const deadline = Date.now() + 5_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+describe("Tif1Client", () => {
+  it("fetchJson returns the parsed file; fetchMany keeps input order with null for failures", async () => {
+    const client = await makeClient()
+    try {
+      expect(await client.fetchJson(race.year, race.gp, race.session, "drivers.json")).toEqual(fixture("drivers.json"))
+      const many = await client.fetchMany([
+        { ...race, path: "VER/1_tel.json" },
+        { ...race, path: "weather.json" },
+        { ...race, path: "corners.json" }
+      ])
+      expect(many).toEqual([fixture("VER/1_tel.json"), null, fixture("corners.json")])
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("loadSession, connectionStats, circuitState, cdnSources report what happened", async () => {
+    mirror.resetCounters()
+    const client = await makeClient()
+    try {
+      const loaded = await client.loadSession(race.year, race.gp, "R")
+      expect(loaded.session).toBe("Race")
+      expect([...loaded.laps.keys()].sort()).toEqual(fixture("drivers.json").drivers.map((d: any) => d.driver).sort())
+      expect(loaded.summary.requests).toBe(mirror.hits())
+      const stats = await client.connectionStats()
+      expect(stats.totalRequests).toBe(mirror.hits())
+      expect(stats.connectionsCreated).toBe(mirror.connectionsOpened())
+      expect((await client.circuitState()).state).toBe("closed")
+      const sources = await client.cdnSources()
+      expect(sources.map((source) => source.baseUrl)).toEqual([MirrorServer.templateFor(mirror.origin)])
+      expect(sources[0]!.failures).toBe(0)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("clearCache sends the next read to the network again", async () => {
+    const client = await makeClient()
+    try {
+      const path = "VER/2_tel.json"
+      await client.fetchJson(race.year, race.gp, race.session, path)
+      const hitsAfterFirst = mirror.hits(`2025/Australian Grand Prix/Race/${path}`)
+      await client.fetchJson(race.year, race.gp, race.session, path)
+      expect(mirror.hits(`2025/Australian Grand Prix/Race/${path}`)).toBe(hitsAfterFirst)
+      await client.clearCache()
+      await client.fetchJson(race.year, race.gp, race.session, path)
+      expect(mirror.hits(`2025/Australian Grand Prix/Race/${path}`)).toBe(hitsAfterFirst + 1)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("rejects with the typed error instances", async () => {
+    const client = await makeClient()
+    try {
+      const notFound = await client.fetchJson(race.year, race.gp, race.session, "rcm.json").catch((e) => e)
+      expect(notFound).toBeInstanceOf(DataNotFoundError)
+      expect(notFound).toMatchObject({ year: 2025, gp: "Australian Grand Prix", session: "Race", path: "rcm.json" })
+      const invalid = await client.fetchJson(1950, race.gp, race.session, "drivers.json").catch((e) => e)
+      expect(invalid).toBeInstanceOf(InvalidDataError)
+      expect(invalid.message).toContain("year")
+    } finally {
+      await client.close()
+    }
+    const offline = await Tif1Client.make({
+      cdns: ["http://127.0.0.1:9/{year}/{gp}/{session}/{path}"],
+      enableCache: false,
+      maxRetries: 0,
+      connectionStatsLogInterval: 0
+    })
+    try {
+      const network = await offline.fetchJson(race.year, race.gp, race.session, "drivers.json").catch((e) => e)
+      expect(network).toBeInstanceOf(NetworkError)
+      expect(network.url).toMatch(/^http:\/\/127\.0\.0\.1:9\//)
+    } finally {
+      await offline.close()
+    }
+    const badConfig = await Tif1Client.make({ maxRetries: -1 }).catch((e) => e)
+    expect(badConfig).toBeInstanceOf(Tif1ConfigError)
+    expect(badConfig).toMatchObject({ key: "max_retries", source: "override" })
+  })
+
+  it("close releases the sockets and the database; later calls reject clearly", async () => {
+    const cacheDir = temporaryDir()
+    const client = await makeClient(cacheDir)
+    await client.fetchJson(race.year, race.gp, race.session, "VER/3_tel.json")
+    expect(mirror.connectionsOpen()).toBeGreaterThan(0)
+    expect(Fs.existsSync(Path.join(cacheDir, `${databaseFileName}-wal`))).toBe(true)
+    await client.close()
+    await waitFor(() => mirror.connectionsOpen() === 0, "the mirror to see the sockets close")
+    // SQLite removes the WAL file when the last connection to the database closes.
+    expect(Fs.existsSync(Path.join(cacheDir, `${databaseFileName}-wal`))).toBe(false)
+    const closed = await client.fetchJson(race.year, race.gp, race.session, "drivers.json").catch((e) => e)
+    expect(closed).toBeInstanceOf(Tif1ClientClosedError)
+    expect(closed.message).toContain("fetchJson called after close()")
+    await client.close()
+  })
+})

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import { repoRoot, runScript } from "./support/cli.js"
+import { fixturesRoot } from "./support/stack.js"
+
+const race = Path.join(fixturesRoot, "2025/Australian Grand Prix/Race")
+const drivers = (JSON.parse(Fs.readFileSync(Path.join(race, "drivers.json"), "utf8")) as {
+  drivers: Array<{ driver: string }>
+}).drivers.map((driver) => driver.driver)
+
+/** Run an example against a fixture mirror named by TIF1_CDNS, the way a user points it at a CDN. */
+const runExample = (name: string) =>
+  Effect.gen(function*() {
+    const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
+    return yield* Effect.promise(() =>
+      runScript(Path.join(repoRoot, "examples", name), [], {
+        env: { TIF1_CDNS: MirrorServer.templateFor(mirror.origin), TIF1_MAX_RETRIES: "0" }
+      })
+    )
+  })
+
+describe("examples (run as users run them)", () => {
+  it.scopedLive("effect-program.ts loads a session and prints each driver's best lap", () =>
+    Effect.gen(function*() {
+      const result = yield* runExample("effect-program.ts")
+      expect(result.stderr).toBe("")
+      expect(result.code).toBe(0)
+      for (const driver of drivers) {
+        const table = JSON.parse(
+          Fs.readFileSync(Path.join(race, driver, "laptimes.json"), "utf8").replaceAll("NaN", "null")
+        ) as { time: Array<number | null>; lap: Array<number> }
+        const times = table.time.filter((time): time is number => time !== null)
+        const best = times.length === 0 ? "no lap time" : `${Math.min(...times).toFixed(3)} s`
+        expect(result.stdout.split("\n")).toContain(`${driver} ${table.lap.length} laps, best ${best}`)
+      }
+      const corners = JSON.parse(Fs.readFileSync(Path.join(race, "corners.json"), "utf8")).CornerNumber.length
+      expect(result.stdout).toContain(`corners.json: ${corners} corners`)
+    }))
+
+  it.scopedLive("promise-script.ts fetches, fetches many, and handles a missing file", () =>
+    Effect.gen(function*() {
+      const result = yield* runExample("promise-script.ts")
+      expect(result.stderr).toBe("")
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(`${drivers.length} drivers: ${drivers.join(" ")}`)
+      const withTelemetry = drivers.filter((driver) => Fs.existsSync(Path.join(race, driver, "1_tel.json")))
+      expect(result.stdout).toContain(`lap 1 telemetry for: ${withTelemetry.join(" ")}`)
+      expect(result.stdout).toContain("weather.json: not published for this session")
+      expect(result.stdout).toMatch(/\d+ requests over \d+ connection\(s\)/)
+    }))
+})

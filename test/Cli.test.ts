@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { H2CClient } from "undici"
 import { sampleRoot } from "../src/cli/demo.js"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { runCli, sandbox, startCli } from "./support/cli.js"
@@ -40,7 +41,7 @@ describe("tif1 CLI (child process)", () => {
       }
       const sub = yield* run(["mirror", "serve", "--help"])
       expect(sub.code).toBe(0)
-      expect(sub.stdout).toContain("--protocol")
+      expect(sub.stdout).toContain("--tls")
     }))
 
   it.live("a usage mistake exits 2", () =>
@@ -128,16 +129,18 @@ describe("tif1 CLI (child process)", () => {
 
   it.scopedLive("mirror serve serves a folder until SIGINT, then exits 0", () =>
     Effect.gen(function*() {
-      const cli = startCli(["mirror", "serve", "--root", fixturesRoot, "--port", "0"], { home: sandbox() })
-      yield* eventually(() => /serving .* at http:\/\/127\.0\.0\.1:\d+/.test(cli.output()), "mirror started", 30_000)
+      const cli = startCli(["mirror", "serve", "--port", "0", "--h2", fixturesRoot], { home: sandbox() })
+      yield* eventually(() => /serving .* at http:\/\/127\.0\.0\.1:\d+ \(h2c\)/.test(cli.output()), "mirror started", 30_000)
       const origin = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.output())![1]!
+      const client = new H2CClient(origin)
       const response = yield* Effect.promise(() =>
-        fetch(`${origin}/2025@main/Australian%20Grand%20Prix/Race/drivers.json`)
+        client.request({ method: "GET", path: "/2025@main/Australian%20Grand%20Prix/Race/drivers.json" })
       )
-      expect(response.status).toBe(200)
-      expect(yield* Effect.promise(() => response.text())).toBe(
+      expect(response.statusCode).toBe(200)
+      expect(yield* Effect.promise(() => response.body.text())).toBe(
         Fs.readFileSync(Path.join(australia, "drivers.json"), "utf8")
       )
+      yield* Effect.promise(() => client.close())
       cli.child.kill("SIGINT")
       const result = yield* Effect.promise(() => cli.done)
       expect(result.code).toBe(0)

@@ -119,25 +119,21 @@ const pull = Command.make(
 const serve = Command.make(
   "serve",
   {
-    root: Options.directory("root", { exists: "yes" }).pipe(Options.withDescription("folder in CDN layout")),
+    root: Args.directory({ name: "dir", exists: "yes" }).pipe(Args.withDescription("folder in CDN layout")),
     host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
-    port: Options.integer("port").pipe(Options.withDefault(8080)),
-    protocol: Options.choice("protocol", ["h1", "h2", "h2c"]).pipe(
-      Options.withDefault("h1" as const),
-      Options.withDescription("h1 plain HTTP/1.1; h2 HTTP/2 over TLS (self-signed); h2c HTTP/2 cleartext")
+    port: Options.integer("port").pipe(Options.withDefault(8080), Options.withDescription("0 picks a free port")),
+    h2: Options.boolean("h2").pipe(Options.withDescription("HTTP/2: over TLS with --tls, else cleartext (h2c)")),
+    tls: Options.boolean("tls").pipe(
+      Options.withDescription("TLS with a generated self-signed certificate (offers h2 and http/1.1 by ALPN)")
     ),
     verbose
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
-      const mirror = yield* MirrorServer.make({
-        root: args.root,
-        host: args.host,
-        port: args.port,
-        protocol: args.protocol
-      })
+      const protocol = args.tls ? "h2" : args.h2 ? "h2c" : "h1"
+      const mirror = yield* MirrorServer.make({ root: args.root, host: args.host, port: args.port, protocol })
       stdout(
-        `serving ${Path.resolve(args.root)} at ${mirror.origin} (${args.protocol}); Ctrl-C stops\n` +
+        `serving ${Path.resolve(args.root)} at ${mirror.origin} (${protocol}); Ctrl-C stops\n` +
           `use it: TIF1_CDNS='${MirrorServer.templateFor(mirror.origin)}'\n`
       )
       if (mirror.certificate !== undefined) {
@@ -146,7 +142,9 @@ const serve = Command.make(
       }
       return yield* Effect.never
     }))
-).pipe(Command.withDescription("Serve a folder in CDN layout (ETag/304, gzip, never a file outside it)."))
+).pipe(Command.withDescription(
+  "Serve a folder in CDN layout over HTTP/1.1, h2c or TLS (ETag/304, gzip, never a file outside it)."
+))
 
 const mirror = Command.make(
   "mirror",

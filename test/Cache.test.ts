@@ -9,6 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config } from "../src/schema/Config.js"
+import { deepFreeze, parseJsonBytes } from "../src/services/internal/json.js"
 import * as Cache from "../src/services/Cache.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { valueFor } from "./support/cacheChild.js"
@@ -48,6 +49,22 @@ describe("Cache", () => {
       expect(fresh.sqlite.hits).toBe(1)
       expect(again).toEqual(value)
     }))
+
+  it("deepFreeze freezes objects and non-numeric arrays, and leaves numeric columns packed", () => {
+    const value = deepFreeze({ tel: { speed: [1.5, 2], gear: [1, 2] }, drivers: [{ driver: "VER" }], tags: ["a"] })
+    expect(Object.isFrozen(value)).toBe(true)
+    expect(Object.isFrozen(value.tel)).toBe(true)
+    expect(Object.isFrozen(value.drivers)).toBe(true)
+    expect(Object.isFrozen(value.drivers[0])).toBe(true)
+    expect(Object.isFrozen(value.tags)).toBe(true)
+    expect(Object.isFrozen(value.tel.speed)).toBe(false)
+    expect(Object.isFrozen(value.tel.gear)).toBe(false)
+  })
+
+  it("parseJsonBytes skips a UTF-8 byte order mark and decodes multi-byte text", () => {
+    const body = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(`{"gp":"São Paulo","x":NaN}`)])
+    expect(parseJsonBytes(body)).toEqual({ value: { gp: "São Paulo", x: null } })
+  })
 
   it.scopedLive("values handed out are frozen", () =>
     Effect.gen(function*() {

@@ -259,18 +259,17 @@ export const make = (options: MirrorOptions): Effect.Effect<MirrorServerService,
         else respond()
       }
 
+      // Like a CDN edge: many concurrent streams with large bodies in flight on one session
+      // (Node's default 10 MB session budget answers 128 telemetry streams with ENHANCE_YOUR_CALM).
+      const h2Options = {
+        maxSessionMemory: 512,
+        settings: { maxConcurrentStreams: 256, initialWindowSize: 4 * 1024 * 1024 }
+      }
       const server = protocol === "h1"
         ? Http.createServer({ keepAliveTimeout: 120_000 }, handle)
         : protocol === "h2c"
-        ? Http2.createServer({}, handle)
-        : Http2.createSecureServer(
-          {
-            ...certificate!,
-            allowHTTP1: true,
-            settings: { maxConcurrentStreams: 256, initialWindowSize: 4 * 1024 * 1024 }
-          },
-          handle
-        )
+        ? Http2.createServer(h2Options, handle)
+        : Http2.createSecureServer({ ...certificate!, allowHTTP1: true, ...h2Options }, handle)
       const track = (socket: Socket | Http2.Http2Session) => {
         opened++
         sockets.add(socket)

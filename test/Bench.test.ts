@@ -1,0 +1,52 @@
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { describe, expect, it } from "vitest"
+import { runBench, smokeOptions } from "../bench/run.js"
+
+describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
+  it("measures every contender against its baseline and writes the report", async () => {
+    const out = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-bench-test-")), "smoke.json")
+    const report = await runBench(smokeOptions(out))
+    expect(JSON.parse(Fs.readFileSync(out, "utf8"))).toEqual(JSON.parse(JSON.stringify(report)))
+
+    const contenders = new Set(report.results.map((result) => `${result.workload} ${result.latencyMs} ${result.contender}`))
+    for (const latency of [0, 25]) {
+      for (const name of ["undici h1", "undici h2", "tif1 h1 cache off", "tif1 h2 cache off"]) {
+        expect(contenders).toContain(`telemetry ${latency} ${name}`)
+      }
+      for (const name of ["undici h2 session", "tif1 session cold", "tif1 session warm"]) {
+        expect(contenders).toContain(`session ${latency} ${name}`)
+      }
+    }
+    expect(contenders).toContain("telemetry 0 tif1 warm memory")
+    expect(contenders).toContain("telemetry 0 tif1 warm SQLite")
+
+    const telemetryFiles = report.session.telemetryFiles
+    expect(telemetryFiles).toBe(2 * 4)
+    for (const result of report.results) {
+      // runBench throws if any run delivered fewer files; each ratio is over a real baseline run.
+      expect(result.files).toBe(result.workload === "telemetry" ? telemetryFiles : report.session.files)
+      expect(result.ratioToBaseline).toBeGreaterThan(0)
+      expect(Number.isFinite(result.ratioToBaseline)).toBe(true)
+      if (result.contender === result.baseline) expect(result.ratioToBaseline).toBe(1)
+    }
+    const find = (latency: number, name: string) =>
+      report.results.find((result) => result.latencyMs === latency && result.contender === name)!
+    // Connections are counted by the server process: h1 opens one per concurrent request, h2 one in all.
+    expect(find(0, "undici h1").connectionsOpened).toBe(8)
+    expect(find(0, "undici h2").connectionsOpened).toBe(1)
+    expect(find(0, "tif1 h2 cache off").connectionsOpened).toBe(1)
+    expect(find(0, "tif1 h2 cache off").serverRequests).toBe(telemetryFiles)
+    // Warm tiers and the warm session load do not touch the network.
+    expect(find(0, "tif1 warm memory").serverRequests).toBe(0)
+    expect(find(0, "tif1 warm SQLite").serverRequests).toBe(0)
+    expect(find(25, "tif1 session warm").serverRequests).toBe(0)
+    expect(report.micro.map((entry) => entry.name)).toEqual([
+      "memory hit p50",
+      "memory hit p99",
+      "SQLite hit / JSON.parse",
+      "telemetry decode / JSON.parse"
+    ])
+  })
+})

@@ -272,12 +272,18 @@ const runtimeFor = (origin: string, cert: string, overrides: Tif1ConfigOverrides
     ...overrides
   }, { http: { ca: cert } }))
 
-const manyWith = (runtime: ManagedRuntime.ManagedRuntime<Tif1Services, unknown>, paths: ReadonlyArray<string>, concurrency: number) =>
+const manyWith = (
+  runtime: ManagedRuntime.ManagedRuntime<Tif1Services, unknown>,
+  paths: ReadonlyArray<string>,
+  concurrency: number
+) =>
   runtime.runPromise(
-    Effect.flatMap(Fetcher, (fetcher) =>
-      fetcher.many(paths.map((path) => ({ ...benchSession, path })), { concurrency })).pipe(
-        Effect.map((results) => results.filter(Option.isSome).length)
-      )
+    Effect.flatMap(
+      Fetcher,
+      (fetcher) => fetcher.many(paths.map((path) => ({ ...benchSession, path })), { concurrency })
+    ).pipe(
+      Effect.map((results) => results.filter(Option.isSome).length)
+    )
   )
 
 const loadWith = (runtime: ManagedRuntime.ManagedRuntime<Tif1Services, unknown>) =>
@@ -481,7 +487,11 @@ const measure = async (contender: Contender, server: ServerProcess): Promise<Sam
   }
 }
 
-const summarize = (contender: Contender, latencyMs: number, samples: ReadonlyArray<Sample>): Omit<ContenderResult, "ratioToBaseline"> => {
+const summarize = (
+  contender: Contender,
+  latencyMs: number,
+  samples: ReadonlyArray<Sample>
+): Omit<ContenderResult, "ratioToBaseline"> => {
   const walls = samples.map((sample) => sample.wallMs)
   const files = median(samples.map((sample) => sample.files))
   const requests = median(samples.map((sample) => sample.requests))
@@ -504,7 +514,11 @@ const summarize = (contender: Contender, latencyMs: number, samples: ReadonlyArr
   }
 }
 
-const micro = async (ready: ServerReady, synthetic: SyntheticSession, temporary: () => string): Promise<Array<MicroResult>> => {
+const micro = async (
+  ready: ServerReady,
+  synthetic: SyntheticSession,
+  temporary: () => string
+): Promise<Array<MicroResult>> => {
   const origin = ready.origins["h2-0"]
   const paths = synthetic.telemetryPaths
   const folder = Path.join(synthetic.root, String(benchSession.year), benchSession.gp, benchSession.session)
@@ -551,7 +565,7 @@ const micro = async (ready: ServerReady, synthetic: SyntheticSession, temporary:
       name: "SQLite hit / JSON.parse",
       value: mean(sqliteMicros) / mean(parseMicros),
       unit: "ratio",
-      note: `SQLite hit ${mean(sqliteMicros).toFixed(0)} µs (read, inflate, checksum, parse) vs JSON.parse ${
+      note: `SQLite hit ${mean(sqliteMicros).toFixed(0)} µs (read, inflate, checksum, V8 deserialize) vs JSON.parse ${
         mean(parseMicros).toFixed(0)
       } µs`
     },
@@ -568,7 +582,19 @@ const micro = async (ready: ServerReady, synthetic: SyntheticSession, temporary:
 // The run
 
 const formatTable = (results: ReadonlyArray<ContenderResult>, microResults: ReadonlyArray<MicroResult>) => {
-  const header = ["workload", "ms", "contender", "files", "wall ms (min-max)", "req/s", "cpu µs/req", "conns", "reuse", "RSS MB", "ratio"]
+  const header = [
+    "workload",
+    "ms",
+    "contender",
+    "files",
+    "wall ms (min-max)",
+    "req/s",
+    "cpu µs/req",
+    "conns",
+    "reuse",
+    "RSS MB",
+    "ratio"
+  ]
   const rows = results.map((r) => [
     r.workload,
     String(r.latencyMs),
@@ -604,7 +630,9 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
     await waitForQuiet(options.quietWaitSeconds, options.log)
     options.log(
       `${synthetic.telemetryPaths.length} telemetry files (${(synthetic.telemetryBytes / 1e6).toFixed(1)} MB), ` +
-        `concurrency ${options.concurrency}, ${options.repetitions} repetitions${pinned ? ", server pinned to core 1" : ""}`
+        `concurrency ${options.concurrency}, ${options.repetitions} repetitions${
+          pinned ? ", server pinned to core 1" : ""
+        }`
     )
 
     const byLatency = options.latencies.map((latency) => ({
@@ -624,7 +652,9 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         order.sort((a, b) => (a.name === "tif1 session warm" ? 1 : 0) - (b.name === "tif1 session warm" ? 1 : 0))
         for (const contender of order) {
           const sample = await measure(contender, server)
-          const expected = contender.workload === "telemetry" ? synthetic.telemetryPaths.length : synthetic.allPaths.length
+          const expected = contender.workload === "telemetry"
+            ? synthetic.telemetryPaths.length
+            : synthetic.allPaths.length
           if (sample.files !== expected) {
             throw new Error(`${contender.name} at ${latency} ms delivered ${sample.files} of ${expected} files`)
           }

@@ -31,7 +31,11 @@ if (root === undefined || process.send === undefined) {
 const send = process.send.bind(process)
 
 const scope = Effect.runSync(Scope.make())
-const start = (protocol: "h1" | "h2", latencyMs: number, certificate?: MirrorServer.MirrorServerService["certificate"]) =>
+const start = (
+  protocol: "h1" | "h2",
+  latencyMs: number,
+  certificate?: MirrorServer.MirrorServerService["certificate"]
+) =>
   Effect.runPromise(
     Scope.extend(
       MirrorServer.make({

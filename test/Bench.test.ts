@@ -10,7 +10,9 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     const report = await runBench(smokeOptions(out))
     expect(JSON.parse(Fs.readFileSync(out, "utf8"))).toEqual(JSON.parse(JSON.stringify(report)))
 
-    const contenders = new Set(report.results.map((result) => `${result.workload} ${result.latencyMs} ${result.contender}`))
+    const contenders = new Set(
+      report.results.map((result) => `${result.workload} ${result.latencyMs} ${result.contender}`)
+    )
     for (const latency of [0, 25]) {
       for (const name of ["undici h1", "undici h2", "tif1 h1 cache off", "tif1 h2 cache off"]) {
         expect(contenders).toContain(`telemetry ${latency} ${name}`)

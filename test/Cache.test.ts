@@ -4,14 +4,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Zlib from "node:zlib"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config } from "../src/schema/Config.js"
-import { deepFreeze, parseJsonBytes } from "../src/services/internal/json.js"
 import * as Cache from "../src/services/Cache.js"
 import { Fetcher } from "../src/services/Fetcher.js"
+import { deepFreeze, parseJsonBytes } from "../src/services/internal/json.js"
 import { valueFor } from "./support/cacheChild.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
@@ -20,7 +22,6 @@ const fixtureText = (path: string) =>
   Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race", path), "utf8")
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-"))
 const sqliteCache = (cacheDir: string) => Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
-const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
 
 describe("Cache", () => {
   it.scopedLive("a second json makes no HTTP request; a new layer on the same dir serves from SQLite", () =>
@@ -88,16 +89,16 @@ describe("Cache", () => {
         missingTtlDays: 7,
         persistent: undefined
       })
-      yield* cache.set("a.json", { a: 1 }, bytes({ a: 1 }))
-      yield* cache.set("b.json", { b: 1 }, bytes({ b: 1 }))
+      yield* cache.set("a.json", { a: 1 })
+      yield* cache.set("b.json", { b: 1 })
       yield* cache.get("a.json") // a is now the most recent
-      yield* cache.set("c.json", { c: 1 }, bytes({ c: 1 }))
+      yield* cache.set("c.json", { c: 1 })
       expect((yield* cache.get("b.json"))._tag).toBe("Miss")
       expect((yield* cache.get("a.json"))._tag).toBe("Hit")
       expect((yield* cache.get("c.json"))._tag).toBe("Hit")
       // Telemetry has its own size: it does not push JSON files out.
-      yield* cache.set("VER/1_tel.json", { tel: 1 }, bytes({ tel: 1 }))
-      yield* cache.set("VER/2_tel.json", { tel: 2 }, bytes({ tel: 2 }))
+      yield* cache.set("VER/1_tel.json", { tel: 1 })
+      yield* cache.set("VER/2_tel.json", { tel: 2 })
       expect((yield* cache.get("VER/1_tel.json"))._tag).toBe("Miss")
       expect((yield* cache.get("a.json"))._tag).toBe("Hit")
     }))
@@ -118,7 +119,7 @@ describe("Cache", () => {
           yield* TestClock.adjust("1 days")
           expect((yield* cache.get("x/weather.json"))._tag).toBe("Miss")
           yield* cache.setMissing("x/rcm.json")
-          yield* cache.set("x/rcm.json", { ok: true }, bytes({ ok: true }))
+          yield* cache.set("x/rcm.json", { ok: true })
           // A later successful write clears the negative entry (looked up past the memory tier).
           yield* cache.invalidate("memory")
           expect((yield* cache.get("x/rcm.json"))._tag).not.toBe("Missing")
@@ -167,6 +168,45 @@ describe("Cache", () => {
       yield* fetchOnce("VER/4_tel.json")
       yield* fetchOnce("drivers.json")
       expect(mirror.hits()).toBe(hitsBefore + 2)
+    }))
+
+  it.scopedLive("rows are V8-serialized (deflated when large); JSON rows of earlier versions still read", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const fetchOnce = (path: string) =>
+        Effect.flatMap(Fetcher, (f) => f.json({ ...race, path })).pipe(
+          Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
+        )
+      yield* fetchOnce("VER/5_tel.json")
+      yield* fetchOnce("drivers.json")
+      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      const encodings = Object.fromEntries(
+        (database.prepare("SELECT key, encoding FROM payloads").all() as Array<{ key: string; encoding: number }>)
+          .map((row) => [row.key.slice(row.key.lastIndexOf("/") + 1), row.encoding])
+      )
+      expect(encodings).toEqual({ "5_tel.json": 3, "drivers.json": 2 }) // 2 = V8, +1 = deflated
+      // An earlier version's rows: the JSON text, deflated (1) or raw (0), NaN and all.
+      const laps = Buffer.from(fixtureText("VER/laptimes.json"))
+      const corners = Buffer.from(fixtureText("corners.json"))
+      const sha1 = (bytes: Buffer) => Crypto.createHash("sha1").update(bytes).digest("base64")
+      const insert = database.prepare(
+        "INSERT INTO payloads (key, encoding, size, checksum, body, stored_at) VALUES (?, ?, ?, ?, ?, 0)"
+      )
+      insert.run(
+        `2025/Australian Grand Prix/Race/VER/laptimes.json`,
+        1,
+        laps.length,
+        sha1(laps),
+        Zlib.deflateSync(laps)
+      )
+      insert.run(`2025/Australian Grand Prix/Race/corners.json`, 0, corners.length, sha1(corners), corners)
+      database.close()
+      const hitsBefore = mirror.hits()
+      const lapTable = yield* fetchOnce("VER/laptimes.json")
+      expect(yield* fetchOnce("corners.json")).toEqual(JSON.parse(fixtureText("corners.json")))
+      expect(mirror.hits()).toBe(hitsBefore)
+      expect((lapTable.time as Array<number | null>)[1]).toBeNull() // the file's bare NaN
     }))
 
   it.scopedLive("a failed or invalid fetch writes nothing", () =>
@@ -222,8 +262,8 @@ describe("Cache", () => {
   it.scoped("invalidate clears the scope asked for", () =>
     Effect.gen(function*() {
       const cache = yield* Cache.Cache
-      yield* cache.set("a/drivers.json", { d: 1 }, bytes({ d: 1 }))
-      yield* cache.set("a/VER/1_tel.json", { t: 1 }, bytes({ t: 1 }))
+      yield* cache.set("a/drivers.json", { d: 1 })
+      yield* cache.set("a/VER/1_tel.json", { t: 1 })
       yield* cache.invalidate("telemetry")
       expect((yield* cache.get("a/VER/1_tel.json"))._tag).toBe("Miss")
       expect((yield* cache.get("a/drivers.json"))._tag).toBe("Hit")

@@ -130,7 +130,11 @@ describe("tif1 CLI (child process)", () => {
   it.scopedLive("mirror serve serves a folder until SIGINT, then exits 0", () =>
     Effect.gen(function*() {
       const cli = startCli(["mirror", "serve", "--port", "0", "--h2", fixturesRoot], { home: sandbox() })
-      yield* eventually(() => /serving .* at http:\/\/127\.0\.0\.1:\d+ \(h2c\)/.test(cli.output()), "mirror started", 30_000)
+      yield* eventually(
+        () => /serving .* at http:\/\/127\.0\.0\.1:\d+ \(h2c\)/.test(cli.output()),
+        "mirror started",
+        30_000
+      )
       const origin = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.output())![1]!
       const client = new H2CClient(origin)
       const response = yield* Effect.promise(() =>

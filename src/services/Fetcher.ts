@@ -335,7 +335,7 @@ export const make = Effect.gen(function*() {
       )
       const value = deepFreeze(delivered.value)
       if (wantsValidation(request, options)) yield* validatePayload(request.path, value)
-      if (options.writeCache !== false) yield* cache.set(key, value, delivered.body)
+      if (options.writeCache !== false) yield* cache.set(key, value)
       return value
     })
 

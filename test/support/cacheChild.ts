@@ -22,7 +22,7 @@ const program = Effect.gen(function*() {
   for (let i = 0; i < count; i++) {
     const key = `${prefix}-${i}.json`
     const value = valueFor(key)
-    yield* cache.set(key, value, new TextEncoder().encode(JSON.stringify(value)))
+    yield* cache.set(key, value)
     process.stdout.write(`wrote ${i}\n`)
   }
   const readKeys = (process.env.READ_KEYS ?? "").split(",").filter((key) => key !== "")

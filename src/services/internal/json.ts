@@ -8,7 +8,6 @@
  * @internal
  */
 
-
 /** Strings are matched first so tokens inside them are left alone. */
 const pythonTokens = /"(?:[^"\\]|\\.)*"|NaN|Infinity/g
 

@@ -30,10 +30,11 @@ import { templateFor } from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
 import { decodeTelemetry } from "../src/schema/payloads/Telemetry.js"
 import { Fetcher } from "../src/services/Fetcher.js"
+import { HttpSession } from "../src/services/HttpSession.js"
 import { parseJsonText } from "../src/services/internal/json.js"
 import { SessionLoader } from "../src/services/SessionLoader.js"
 import type { ServerCounters, ServerKey, ServerReady } from "./server.js"
-import { benchSession, buildSyntheticSession, type SyntheticSession } from "./synthetic.js"
+import { benchSession, buildSyntheticSession, smallPath, type SyntheticSession } from "./synthetic.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = Path.resolve(here, "..")
@@ -42,10 +43,15 @@ const fixturesRoot = Path.resolve(repoRoot, "../shared/fixtures/cdn")
 // ---------------------------------------------------------------------------------------------
 // Options and results
 
+/** `telemetry`: Fetcher.many of every telemetry file; `session`: a whole load; `small`: GETs of one 20 KB file. */
+export type Workload = "telemetry" | "session" | "small"
+
 export interface BenchOptions {
   readonly drivers: number
   readonly laps: number
   readonly concurrency: number
+  /** GETs of the 20 KB file in the `small` workload. */
+  readonly smallRequests: number
   readonly repetitions: number
   readonly latencies: ReadonlyArray<0 | 25>
   /** Seconds to wait at most for the machine to be quiet before starting. */
@@ -61,6 +67,7 @@ export const fullOptions = (): BenchOptions => ({
   drivers: 20,
   laps: 50,
   concurrency: 128,
+  smallRequests: 2000,
   repetitions: 5,
   latencies: [0, 25],
   quietWaitSeconds: 30,
@@ -72,6 +79,7 @@ export const smokeOptions = (out: string): BenchOptions => ({
   drivers: 2,
   laps: 4,
   concurrency: 8,
+  smallRequests: 40,
   repetitions: 1,
   latencies: [0, 25],
   quietWaitSeconds: 0,
@@ -90,7 +98,7 @@ interface Sample {
 }
 
 export interface ContenderResult {
-  readonly workload: "telemetry" | "session"
+  readonly workload: Workload
   readonly latencyMs: number
   readonly contender: string
   /** The contender whose median wall time is the ratio's denominator. */
@@ -257,9 +265,11 @@ export class ServerProcess {
 /** A contender prepares (untimed), runs (timed) and cleans up (untimed); `run` returns files delivered. */
 interface Contender {
   readonly name: string
-  readonly workload: "telemetry" | "session"
+  readonly workload: Workload
   readonly server: ServerKey
   readonly baseline: string
+  /** Files a run must deliver; a run that delivers fewer stops the benchmark. */
+  readonly files: number
   readonly prepare: () => Promise<{ readonly run: () => Promise<number>; readonly cleanup: () => Promise<void> }>
 }
 
@@ -323,6 +333,7 @@ const contenders = (
     workload: "telemetry",
     server,
     baseline: name,
+    files: paths.length,
     prepare: async () => {
       const agent = dispatcher(ready.origins[server])
       return {
@@ -338,6 +349,7 @@ const contenders = (
     workload: "telemetry",
     server,
     baseline,
+    files: paths.length,
     prepare: async () => {
       const runtime = runtimeFor(ready.origins[server], ready.cert, { enableCache: false })
       await runtime.runPromise(Effect.void)
@@ -368,6 +380,7 @@ const contenders = (
         workload: "telemetry",
         server: h2,
         baseline: "undici h2",
+        files: paths.length,
         prepare: async () => {
           await warmCache()
           const runtime = runtimeFor(ready.origins[h2], ready.cert, cacheSettings(warmDir))
@@ -380,6 +393,7 @@ const contenders = (
         workload: "telemetry",
         server: h2,
         baseline: "undici h2",
+        files: paths.length,
         prepare: async () => {
           await warmCache()
           const runtime = runtimeFor(ready.origins[h2], ready.cert, cacheSettings(warmDir))
@@ -387,6 +401,78 @@ const contenders = (
           return { run: () => manyWith(runtime, paths, concurrency), cleanup: () => runtime.dispose() }
         }
       }
+    )
+  }
+
+  if (latency === 0) {
+    // A failing primary CDN (503 to everything) before the healthy one: against the healthy time.
+    list.push({
+      name: "tif1 h2 primary 503",
+      workload: "telemetry",
+      server: h2,
+      baseline: "tif1 h2 cache off",
+      files: paths.length,
+      prepare: async () => {
+        const runtime = ManagedRuntime.make(layerConfig({
+          cdns: [templateFor(ready.origins["h2-503"]), templateFor(ready.origins[h2])],
+          connectionStatsLogInterval: 0,
+          enableCache: false
+        }, { http: { ca: ready.cert } }))
+        await runtime.runPromise(Effect.void)
+        return { run: () => manyWith(runtime, paths, concurrency), cleanup: () => runtime.dispose() }
+      }
+    })
+    // HttpSession.get against undici.request with the same connection options, one small file.
+    const smallUrls = (server: ServerKey) =>
+      Array.from({ length: options.smallRequests }, () => urlOf(ready.origins[server], smallPath))
+    const rawSmall = (name: string, server: ServerKey, dispatcher: (origin: string) => Dispatcher): Contender => ({
+      name,
+      workload: "small",
+      server,
+      baseline: name,
+      files: options.smallRequests,
+      prepare: async () => {
+        const agent = dispatcher(ready.origins[server])
+        return {
+          run: async () =>
+            (await pool(smallUrls(server), concurrency, async (url) => {
+              const response = await request(url, { dispatcher: agent })
+              await response.body.arrayBuffer()
+              return response.statusCode
+            })).filter((status) => status === 200).length,
+          cleanup: () => agent.close()
+        }
+      }
+    })
+    const sessionSmall = (name: string, server: ServerKey, baseline: string): Contender => ({
+      name,
+      workload: "small",
+      server,
+      baseline,
+      files: options.smallRequests,
+      prepare: async () => {
+        const runtime = runtimeFor(ready.origins[server], ready.cert, { enableCache: false })
+        await runtime.runPromise(Effect.void)
+        return {
+          run: () =>
+            runtime.runPromise(
+              Effect.flatMap(HttpSession, (http) =>
+                Effect.forEach(smallUrls(server), (url) =>
+                  Effect.map(http.get(url), (response) => response.status), {
+                  concurrency
+                })).pipe(Effect.map((statuses) =>
+                  statuses.filter((status) => status === 200).length
+                ))
+            ),
+          cleanup: () => runtime.dispose()
+        }
+      }
+    })
+    list.push(
+      rawSmall("undici h1 20KB", h1, () => rawH1()),
+      sessionSmall("HttpSession h1 20KB", h1, "undici h1 20KB"),
+      rawSmall("undici h2 20KB", h2, rawH2),
+      sessionSmall("HttpSession h2 20KB", h2, "undici h2 20KB")
     )
   }
 
@@ -398,6 +484,7 @@ const contenders = (
     workload: "session",
     server: h2,
     baseline: "undici h2 session",
+    files: synthetic.allPaths.length,
     prepare: async () => {
       const agent = rawH2(ready.origins[h2])
       const get = (path: string) => rawJson(agent, urlOf(ready.origins[h2], path))
@@ -420,6 +507,7 @@ const contenders = (
     workload: "session",
     server: h2,
     baseline: "undici h2 session",
+    files: synthetic.allPaths.length,
     prepare: async () => {
       const cacheDir = lastColdDir = temporary()
       const runtime = runtimeFor(ready.origins[h2], ready.cert, {
@@ -434,6 +522,7 @@ const contenders = (
     workload: "session",
     server: h2,
     baseline: "undici h2 session",
+    files: synthetic.allPaths.length,
     prepare: async () => {
       // The cache of the latest cold load (a cold load runs first in the first repetition).
       const cacheDir = lastColdDir ?? temporary()
@@ -557,23 +646,22 @@ const micro = async (
   const sqliteMicros = await perCall(fresh) // memory tier empty: every key from SQLite
   await fresh.dispose()
 
-  const mean = (values: ReadonlyArray<number>) => values.reduce((sum, value) => sum + value, 0) / values.length
+  const p50 = (values: ReadonlyArray<number>) => percentile(values, 0.5)
   return [
-    { name: "memory hit p50", value: percentile(memoryMicros, 0.5), unit: "µs", note: "Fetcher.json on a warm key" },
+    { name: "memory hit p50", value: p50(memoryMicros), unit: "µs", note: "Fetcher.json on a warm key" },
     { name: "memory hit p99", value: percentile(memoryMicros, 0.99), unit: "µs", note: "" },
     {
-      name: "SQLite hit / JSON.parse",
-      value: mean(sqliteMicros) / mean(parseMicros),
+      name: "SQLite hit / JSON.parse (p50)",
+      value: p50(sqliteMicros) / p50(parseMicros),
       unit: "ratio",
-      note: `SQLite hit ${mean(sqliteMicros).toFixed(0)} µs (read, inflate, checksum, V8 deserialize) vs JSON.parse ${
-        mean(parseMicros).toFixed(0)
-      } µs`
+      note: `Fetcher.json from SQLite ${p50(sqliteMicros).toFixed(0)} µs (read, inflate, checksum, V8 deserialize) ` +
+        `vs JSON.parse of the text ${p50(parseMicros).toFixed(0)} µs`
     },
     {
-      name: "telemetry decode / JSON.parse",
-      value: mean(decodeMicros) / mean(parseMicros),
+      name: "telemetry decode / JSON.parse (p50)",
+      value: p50(decodeMicros) / p50(parseMicros),
       unit: "ratio",
-      note: `decode ${mean(decodeMicros).toFixed(0)} µs vs JSON.parse ${mean(parseMicros).toFixed(0)} µs per file`
+      note: `decode ${p50(decodeMicros).toFixed(0)} µs vs JSON.parse ${p50(parseMicros).toFixed(0)} µs per file`
     }
   ]
 }
@@ -652,9 +740,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         order.sort((a, b) => (a.name === "tif1 session warm" ? 1 : 0) - (b.name === "tif1 session warm" ? 1 : 0))
         for (const contender of order) {
           const sample = await measure(contender, server)
-          const expected = contender.workload === "telemetry"
-            ? synthetic.telemetryPaths.length
-            : synthetic.allPaths.length
+          const expected = contender.files
           if (sample.files !== expected) {
             throw new Error(`${contender.name} at ${latency} ms delivered ${sample.files} of ${expected} files`)
           }
@@ -687,6 +773,7 @@ export const runBench = async (options: BenchOptions): Promise<BenchReport> => {
         drivers: options.drivers,
         laps: options.laps,
         concurrency: options.concurrency,
+        smallRequests: options.smallRequests,
         repetitions: options.repetitions,
         latencies: options.latencies,
         quietWaitSeconds: options.quietWaitSeconds

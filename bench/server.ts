@@ -1,6 +1,7 @@
 /**
  * The benchmark's server process: mirrors of one folder over HTTP/1.1 and HTTP/2 (TLS), each
- * with 0 ms and 25 ms added latency. Started by `bench/run.ts` with an IPC channel; it answers
+ * with 0 ms and 25 ms added latency, and an HTTP/2 one answering 503 to everything (a failing
+ * primary CDN). Started by `bench/run.ts` with an IPC channel; it answers
  * `{ type: "counters" }` with each server's requests and connections so far.
  *
  *   node --import tsx bench/server.ts <root>
@@ -10,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 
-export type ServerKey = "h1-0" | "h1-25" | "h2-0" | "h2-25"
+export type ServerKey = "h1-0" | "h1-25" | "h2-0" | "h2-25" | "h2-503"
 
 export interface ServerReady {
   readonly type: "ready"
@@ -33,7 +34,7 @@ const send = process.send.bind(process)
 const scope = Effect.runSync(Scope.make())
 const start = (
   protocol: "h1" | "h2",
-  latencyMs: number,
+  faults: MirrorServer.FaultMode | undefined,
   certificate?: MirrorServer.MirrorServerService["certificate"]
 ) =>
   Effect.runPromise(
@@ -43,19 +44,20 @@ const start = (
         protocol,
         host: "127.0.0.1",
         port: 0,
-        ...(latencyMs > 0 ? { faults: { latencyMs } } : {}),
+        ...(faults ? { faults } : {}),
         ...(certificate ? { certificate } : {})
       }),
       scope
     )
   )
 
-const h2 = await start("h2", 0)
+const h2 = await start("h2", undefined)
 const servers: Record<ServerKey, MirrorServer.MirrorServerService> = {
-  "h1-0": await start("h1", 0),
-  "h1-25": await start("h1", 25),
+  "h1-0": await start("h1", undefined),
+  "h1-25": await start("h1", { latencyMs: 25 }),
   "h2-0": h2,
-  "h2-25": await start("h2", 25, h2.certificate)
+  "h2-25": await start("h2", { latencyMs: 25 }, h2.certificate),
+  "h2-503": await start("h2", { rules: [{ match: "*", status: 503 }] }, h2.certificate)
 }
 const keys = Object.keys(servers) as Array<ServerKey>
 

@@ -8,6 +8,10 @@ import * as Path from "node:path"
 
 export const benchSession = { year: 2025, gp: "Bench Grand Prix", session: "Race" } as const
 
+/** A 20 KB JSON file in the session folder: a real telemetry file cut to its first samples. */
+export const smallPath = "small.json"
+const smallBytes = 20_000
+
 export interface SyntheticSession {
   readonly root: string
   /** Paths inside the session folder, e.g. `VER/1_tel.json`. */
@@ -67,6 +71,19 @@ export const buildSyntheticSession = (
     ])
   )
   const sources = realTelemetryFiles(fixturesRoot)
+  const telemetry = JSON.parse(Fs.readFileSync(sources[0]!, "utf8")) as { tel: Record<string, unknown> }
+  const cutTo = (samples: number) =>
+    JSON.stringify({
+      tel: Object.fromEntries(
+        Object.entries(telemetry.tel).map(([channel, values]) => [
+          channel,
+          Array.isArray(values) ? values.slice(0, samples) : values
+        ])
+      )
+    })
+  let samples = 1
+  while (cutTo(samples + 1).length <= smallBytes) samples++
+  Fs.writeFileSync(Path.join(folder, smallPath), cutTo(samples))
   const telemetryPaths: Array<string> = []
   let telemetryBytes = 0
   drivers.forEach(({ driver }, driverIndex) => {

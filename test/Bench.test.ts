@@ -21,14 +21,24 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
         expect(contenders).toContain(`session ${latency} ${name}`)
       }
     }
-    expect(contenders).toContain("telemetry 0 tif1 warm memory")
-    expect(contenders).toContain("telemetry 0 tif1 warm SQLite")
+    for (const name of ["tif1 warm memory", "tif1 warm SQLite", "tif1 h2 primary 503"]) {
+      expect(contenders).toContain(`telemetry 0 ${name}`)
+    }
+    for (const name of ["undici h1 20KB", "HttpSession h1 20KB", "undici h2 20KB", "HttpSession h2 20KB"]) {
+      expect(contenders).toContain(`small 0 ${name}`)
+    }
 
     const telemetryFiles = report.session.telemetryFiles
     expect(telemetryFiles).toBe(2 * 4)
     for (const result of report.results) {
       // runBench throws if any run delivered fewer files; each ratio is over a real baseline run.
-      expect(result.files).toBe(result.workload === "telemetry" ? telemetryFiles : report.session.files)
+      expect(result.files).toBe(
+        result.workload === "telemetry"
+          ? telemetryFiles
+          : result.workload === "session"
+          ? report.session.files
+          : report.options.smallRequests
+      )
       expect(result.ratioToBaseline).toBeGreaterThan(0)
       expect(Number.isFinite(result.ratioToBaseline)).toBe(true)
       if (result.contender === result.baseline) expect(result.ratioToBaseline).toBe(1)
@@ -40,6 +50,9 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     expect(find(0, "undici h2").connectionsOpened).toBe(1)
     expect(find(0, "tif1 h2 cache off").connectionsOpened).toBe(1)
     expect(find(0, "tif1 h2 cache off").serverRequests).toBe(telemetryFiles)
+    // With the primary answering 503, the healthy secondary still serves every file.
+    expect(find(0, "tif1 h2 primary 503").serverRequests).toBe(telemetryFiles)
+    expect(find(0, "HttpSession h2 20KB").connectionsOpened).toBeLessThanOrEqual(2)
     // Warm tiers and the warm session load do not touch the network.
     expect(find(0, "tif1 warm memory").serverRequests).toBe(0)
     expect(find(0, "tif1 warm SQLite").serverRequests).toBe(0)
@@ -47,8 +60,8 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     expect(report.micro.map((entry) => entry.name)).toEqual([
       "memory hit p50",
       "memory hit p99",
-      "SQLite hit / JSON.parse",
-      "telemetry decode / JSON.parse"
+      "SQLite hit / JSON.parse (p50)",
+      "telemetry decode / JSON.parse (p50)"
     ])
   })
 })

@@ -49,6 +49,10 @@ describe("tif1 CLI (child process)", () => {
       expect((yield* run(["fetch", "2025"])).code).toBe(2)
       expect((yield* run(["fetch", "soon", "Australian Grand Prix", "Race", "drivers.json"])).code).toBe(2)
       expect((yield* run(["frobnicate"])).code).toBe(2)
+      const bare = yield* run([])
+      expect(bare.code).toBe(2)
+      expectOneLineError(bare.stderr, /tif1 needs a command/)
+      expect((yield* run(["mirror"])).code).toBe(2)
     }))
 
   it.live("a bad setting exits 2 and names the variable", () =>
@@ -69,6 +73,36 @@ describe("tif1 CLI (child process)", () => {
       expect(JSON.parse(result.stdout)).toEqual(
         JSON.parse(Fs.readFileSync(Path.join(australia, "drivers.json"), "utf8"))
       )
+    }))
+
+  it.scopedLive("stats shows what fetch cached; mirror pull copies a session byte for byte", () =>
+    Effect.gen(function*() {
+      const { env } = yield* fixtureMirror
+      const home = sandbox()
+      const inHome = (args: ReadonlyArray<string>) => Effect.promise(() => runCli(args, { home, env }))
+      expect((yield* inHome(["fetch", "2025", "Australian Grand Prix", "Race", "VER/1_tel.json"])).code).toBe(0)
+      const stats = yield* inHome(["stats"])
+      expect(stats.code).toBe(0)
+      expect(stats.stdout).toMatch(/^ {2}cached files\s+1$/m)
+      expect(stats.stdout).toContain(Path.join(home, "cache", "tif1-cache.sqlite"))
+
+      const out = Path.join(home, "pulled")
+      const pull = yield* inHome([
+        "mirror",
+        "pull",
+        "2025",
+        "Australian Grand Prix",
+        "Race",
+        "--out",
+        out,
+        "--telemetry"
+      ])
+      expect(pull.code).toBe(0)
+      const pulled = Path.join(out, "2025/Australian Grand Prix/Race")
+      for (const file of ["drivers.json", "VER/laptimes.json", "VER/3_tel.json", "NOR/10_tel.json"]) {
+        expect(Fs.readFileSync(Path.join(pulled, file)).equals(Fs.readFileSync(Path.join(australia, file)))).toBe(true)
+      }
+      expect(pull.stdout).toMatch(/^ {2}failed\s+0$/m)
     }))
 
   it.scopedLive("a file on no CDN exits 3", () =>

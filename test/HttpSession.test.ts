@@ -122,6 +122,23 @@ describe("HttpSession", () => {
       expect(error.url).toBe(`${server.origin}/stall.json`)
     }))
 
+  it.scopedLive("a body that keeps trickling still ends at the deadline (no idle gap for undici to catch)", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", (_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-length": "100000" })
+        const drip = setInterval(() => response.write(" "), 50)
+        response.on("close", () => clearInterval(drip))
+      })
+      const started = Date.now()
+      const error = yield* withSession(
+        {},
+        (session) => Effect.flip(session.get(`${server.origin}/trickle.json`, { timeout: "400 millis" }))
+      )
+      expect(error.reason).toMatch(/^timeout: no complete response in 400ms$/)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      yield* eventually(() => server.connectionsOpen() === 0, "the aborted request's socket to close")
+    }))
+
   it.scoped("a reset mid-body is a NetworkError with reason reset", () =>
     Effect.gen(function*() {
       const server = yield* startServer("h1", (_request, response) => {

@@ -28,7 +28,7 @@ import { CdnManager } from "../services/CdnManager.js"
 import { Fetcher } from "../services/Fetcher.js"
 import { runDemo } from "./demo.js"
 import { loadWithProgress } from "./load.js"
-import { diagnose, megabytes, stderr, table } from "./render.js"
+import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
 
 const stdout = (text: string) => {
   process.stdout.write(text)
@@ -149,7 +149,7 @@ const serve = Command.make(
 const mirror = Command.make(
   "mirror",
   {},
-  () => Effect.sync(() => stdout("tif1 mirror pull|serve: see tif1 mirror --help\n"))
+  () => Effect.fail(new UsageError({ message: "tif1 mirror needs a command: pull or serve" }))
 ).pipe(
   Command.withDescription("Fill a local folder in CDN layout, or serve one."),
   Command.withSubcommands([pull, serve])
@@ -164,11 +164,10 @@ const stats = Command.make("stats", { verbose }, () =>
       ["cache file", config.enableCache ? Path.join(config.cacheDir, databaseFileName) : "(cache disabled)"],
       ["cached files", String(cache.sqlite.entries)],
       ["cached MB", megabytes(cache.sqlite.bytes)],
-      ["known missing", String(cache.negative.entries)],
       ...sources.map((source, index) => [`cdn ${index + 1}`, `${source.name} ${source.baseUrl}`] as const)
     ]))
   }).pipe(Effect.provide(Tif1.layer))).pipe(
-    Command.withDescription("Show the cache (file, entries, size, known-missing files) and the CDN sources.")
+    Command.withDescription("Show the cache (file, entries, size) and the CDN sources.")
   )
 
 const config = Command.make(
@@ -192,7 +191,7 @@ const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr,
 const tif1 = Command.make(
   "tif1",
   { verbose },
-  () => Effect.sync(() => stdout("tif1: give a command (fetch, load, mirror, stats, config, demo); see tif1 --help\n"))
+  () => Effect.fail(new UsageError({ message: "tif1 needs a command: fetch, load, mirror, stats, config or demo" }))
 )
   .pipe(
     Command.withDescription("Formula 1 timing data from the TracingInsights CDNs."),

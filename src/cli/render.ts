@@ -6,6 +6,7 @@
  */
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import { envName } from "../schema/Config.js"
 import type { ConnectionStats } from "../services/HttpSession.js"
@@ -133,6 +134,13 @@ export const summaryTable = (summary: LoadSummary, connections: ConnectionStats)
   ])
 
 /**
+ * A command line that names no command to run (`tif1`, `tif1 mirror`).
+ *
+ * @since 0.1.0
+ */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+/**
  * What a failure of the command means: its exit code, one line, and a hint to fix it.
  *
  * @since 0.1.0
@@ -199,6 +207,8 @@ export const diagnose = (cause: Cause.Cause<unknown>): Diagnosis => {
         line: message,
         hint: "the request or the file is malformed (see above); check the path and event names"
       }
+    case "UsageError":
+      return { exitCode: exitCodes.usage, line: message, hint: "see tif1 --help" }
     case "Tif1ConfigError": {
       const key = (error as { key: string }).key
       return {

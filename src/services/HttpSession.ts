@@ -148,43 +148,63 @@ export const makeWithDispatcher = (
   const get = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> => {
     const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
     const timeoutMs = Math.max(1, Math.round(Duration.toMillis(timeout)))
-    return Effect.async<HttpResponse, NetworkError>((resume, signal) => {
-      let parsed: URL
-      try {
-        parsed = new URL(url)
-      } catch {
-        return resume(Effect.fail(new NetworkError({ url, reason: "invalid-url" })))
-      }
-      dispatcher.request({
-        origin: parsed.origin,
-        path: parsed.pathname + parsed.search,
-        method: "GET",
-        headers,
-        signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs
-      }).then(
-        async (response) => {
-          const body = new Uint8Array(await response.body.arrayBuffer())
-          resume(Effect.succeed({ status: response.statusCode, headers: response.headers, body }))
+    const timedOut = () =>
+      new NetworkError({ url, reason: `timeout: no complete response in ${Duration.format(timeout)}` })
+    return Effect.suspend(() => {
+      // One deadline for headers and body together (a server that sends headers then stalls
+      // fails here), shared by the resends below. A plain timer that aborts the request: an
+      // Effect-level timeout forks a fiber per request, which costs more than a 20 KB GET.
+      const deadline = Date.now() + timeoutMs
+      const attempt = Effect.async<HttpResponse, NetworkError>((resume) => {
+        let parsed: URL
+        try {
+          parsed = new URL(url)
+        } catch {
+          return resume(Effect.fail(new NetworkError({ url, reason: "invalid-url" })))
         }
-      ).catch((error) => resume(Effect.fail(new NetworkError({ url, reason: reasonOf(error) }))))
-    }).pipe(
+        const remainingMs = deadline - Date.now()
+        if (remainingMs <= 0) return resume(Effect.fail(timedOut()))
+        const controller = new AbortController()
+        let settled = false
+        const settle = (outcome: Effect.Effect<HttpResponse, NetworkError>) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(outcome)
+        }
+        const timer = setTimeout(() => {
+          settle(Effect.fail(timedOut()))
+          controller.abort()
+        }, remainingMs)
+        dispatcher.request({
+          origin: parsed.origin,
+          path: parsed.pathname + parsed.search,
+          method: "GET",
+          headers,
+          signal: controller.signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs
+        }).then(
+          async (response) => {
+            const body = new Uint8Array(await response.body.arrayBuffer())
+            settle(Effect.succeed({ status: response.statusCode, headers: response.headers, body }))
+          }
+        ).catch((error) => settle(Effect.fail(new NetworkError({ url, reason: reasonOf(error) }))))
+        return Effect.sync(() => {
+          settled = true
+          clearTimeout(timer)
+          controller.abort()
+        })
+      })
       // RFC 9113 8.7: a refused stream was not processed, so it is safe to send again at once (it
       // happens when a stream is sent just as another frees its slot on the server). undici fails
       // the request at the head of a connection that receives GOAWAY even when the server names it
       // as processed; a GET is idempotent, so it is sent again on a fresh connection.
-      Effect.retry({
+      return Effect.retry(attempt, {
         times: 3,
         while: (error) => error.reason.startsWith("refused-stream") || error.reason.startsWith("goaway")
-      }),
-      // One clock for headers and body together: a server that sends headers then stalls fails here.
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new NetworkError({ url, reason: `timeout: no complete response in ${Duration.format(timeout)}` })
       })
-    )
+    })
   }
 
   const stats = Effect.sync((): ConnectionStats => {

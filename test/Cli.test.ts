@@ -140,7 +140,7 @@ describe("tif1 CLI (child process)", () => {
       const result = yield* run(["load", "2025", "Australian Grand Prix", "Race"], env)
       expect(result.code).toBe(0)
       expect(result.stderr).not.toContain("\r")
-      expect(result.stderr).toMatch(/Race \d+\/\d+ files .* \(done\)/)
+      expect(result.stderr).toMatch(/^Race done (\d+)\/\1 files {2}[\d.]+ MB {2}[\d.]+ MB\/s$/m)
       // drivers + 20 lap tables delivered; weather, rcm and session_laptimes are not published
       const row = (name: string) => new RegExp(`^  ${name}\\s+(.+)$`, "m").exec(result.stdout)?.[1]
       expect(row("files")).toBe("21 delivered of 23")

@@ -32,7 +32,7 @@ export interface Output {
 export const stderr: Output = {
   write: (text) => process.stderr.write(text),
   isTTY: process.stderr.isTTY === true,
-  columns: process.stderr.columns ?? 80
+  columns: process.stderr.columns || 80
 }
 
 /**
@@ -42,7 +42,7 @@ export const stderr: Output = {
  */
 export const megabytes = (bytes: number): string => (bytes / 1_000_000).toFixed(1)
 
-const barWidth = 24
+const barWidth = 16
 /** Plain (non-TTY) lines at most this often, plus one per phase change. */
 const plainLineEveryMs = 1000
 
@@ -64,10 +64,10 @@ export const makeProgress = (output: Output, label: string, now: () => number = 
     const seconds = Math.max((now() - started) / 1000, 0.001)
     const rate = progress.completed / seconds
     const remaining = progress.total - progress.completed
-    const eta = progress.phase === "done" ? "done" : rate > 0 ? `ETA ${Math.ceil(remaining / rate)}s` : "ETA ?"
-    return `${progress.completed}/${progress.total} files  ${megabytes(bytes)} MB  ${
+    const eta = progress.phase === "done" ? "" : rate > 0 ? `ETA ${Math.ceil(remaining / rate)}s` : "ETA ?"
+    return `${progress.phase} ${progress.completed}/${progress.total} files  ${megabytes(bytes)} MB  ${
       (bytes / 1_000_000 / seconds).toFixed(1)
-    } MB/s  ${rate.toFixed(0)} files/s  ${eta}  (${progress.phase})`
+    } MB/s  ${eta}`.trimEnd()
   }
 
   const draw = () => {

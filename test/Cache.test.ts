@@ -114,6 +114,7 @@ describe("Cache", () => {
         yield* Effect.gen(function*() {
           const cache = yield* Cache.Cache
           yield* cache.setMissing("x/weather.json")
+          expect((yield* cache.stats).negative.entries).toBe(1)
           yield* TestClock.adjust("6 days")
           expect((yield* cache.get("x/weather.json"))._tag).toBe("Missing")
           yield* TestClock.adjust("1 days")

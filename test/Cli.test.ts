@@ -81,9 +81,11 @@ describe("tif1 CLI (child process)", () => {
       const home = sandbox()
       const inHome = (args: ReadonlyArray<string>) => Effect.promise(() => runCli(args, { home, env }))
       expect((yield* inHome(["fetch", "2025", "Australian Grand Prix", "Race", "VER/1_tel.json"])).code).toBe(0)
+      expect((yield* inHome(["fetch", "2025", "Australian Grand Prix", "Race", "rcm.json"])).code).toBe(3)
       const stats = yield* inHome(["stats"])
       expect(stats.code).toBe(0)
       expect(stats.stdout).toMatch(/^ {2}cached files\s+1$/m)
+      expect(stats.stdout).toMatch(/^ {2}known missing\s+1$/m)
       expect(stats.stdout).toContain(Path.join(home, "cache", "tif1-cache.sqlite"))
 
       const out = Path.join(home, "pulled")

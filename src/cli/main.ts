@@ -164,10 +164,11 @@ const stats = Command.make("stats", { verbose }, () =>
       ["cache file", config.enableCache ? Path.join(config.cacheDir, databaseFileName) : "(cache disabled)"],
       ["cached files", String(cache.sqlite.entries)],
       ["cached MB", megabytes(cache.sqlite.bytes)],
+      ["known missing", String(cache.negative.entries)],
       ...sources.map((source, index) => [`cdn ${index + 1}`, `${source.name} ${source.baseUrl}`] as const)
     ]))
   }).pipe(Effect.provide(Tif1.layer))).pipe(
-    Command.withDescription("Show the cache (file, entries, size) and the CDN sources.")
+    Command.withDescription("Show the cache (file, entries, size, files known to be missing) and the CDN sources.")
   )
 
 const config = Command.make(

@@ -146,7 +146,8 @@ interface PersistentTier {
   readonly writeMissing: (key: string, expiresAt: number) => Effect.Effect<void>
   readonly clearMissing: (key: string) => Effect.Effect<void>
   readonly invalidate: (scope: Exclude<CacheScope, "memory">) => Effect.Effect<void>
-  readonly sizes: Effect.Effect<{ readonly entries: number; readonly bytes: number }>
+  /** Stored files and their bytes, and files remembered as missing (not expired). */
+  readonly sizes: Effect.Effect<{ readonly entries: number; readonly bytes: number; readonly missing: number }>
   readonly corruptRowsDropped: () => number
 }
 
@@ -246,7 +247,9 @@ export const make = (options: {
           if (options.persistent !== undefined) yield* options.persistent.invalidate(scope)
         }),
       stats: Effect.gen(function*() {
-        const sizes = options.persistent === undefined ? { entries: 0, bytes: 0 } : yield* options.persistent.sizes
+        const sizes = options.persistent === undefined
+          ? { entries: 0, bytes: 0, missing: 0 }
+          : yield* options.persistent.sizes
         return {
           memory: { hits: counters.memoryHits, misses: counters.memoryMisses, entries: json.size + telemetry.size },
           sqlite: {
@@ -257,7 +260,7 @@ export const make = (options: {
             bytes: sizes.bytes,
             corruptRowsDropped: options.persistent?.corruptRowsDropped() ?? 0
           },
-          negative: { hits: counters.negativeHits, entries: inMemoryNegative?.size() ?? 0 }
+          negative: { hits: counters.negativeHits, entries: inMemoryNegative?.size() ?? sizes.missing }
         }
       })
     }
@@ -411,10 +414,19 @@ export const makeSqliteTier = Effect.gen(function*() {
         ]
       return Effect.all(statements, { discard: true }).pipe(Effect.catchAll(warn("invalidate")))
     },
-    sizes: sql<{ entries: number; bytes: number | null }>`
-      SELECT COUNT(*) AS entries, SUM(LENGTH(body)) AS bytes FROM payloads`.pipe(
-      Effect.map((rows) => ({ entries: rows[0]?.entries ?? 0, bytes: rows[0]?.bytes ?? 0 })),
-      Effect.catchAll((error) => Effect.as(warn("stats")(error), { entries: 0, bytes: 0 }))
+    sizes: Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        sql<{ entries: number; bytes: number | null; missing: number }>`
+        SELECT (SELECT COUNT(*) FROM payloads) AS entries, (SELECT SUM(LENGTH(body)) FROM payloads) AS bytes,
+               (SELECT COUNT(*) FROM missing WHERE expires_at > ${now}) AS missing`.pipe(
+          Effect.map((rows) => ({
+            entries: rows[0]?.entries ?? 0,
+            bytes: rows[0]?.bytes ?? 0,
+            missing: rows[0]?.missing ?? 0
+          })),
+          Effect.catchAll((error) => Effect.as(warn("stats")(error), { entries: 0, bytes: 0, missing: 0 }))
+        )
     ),
     corruptRowsDropped: () => corruptRowsDropped
   }

@@ -200,10 +200,12 @@ export const makeWithDispatcher = (
       // happens when a stream is sent just as another frees its slot on the server). undici fails
       // the request at the head of a connection that receives GOAWAY even when the server names it
       // as processed; a GET is idempotent, so it is sent again on a fresh connection.
-      return Effect.retry(attempt, {
-        times: 3,
-        while: (error) => error.reason.startsWith("refused-stream") || error.reason.startsWith("goaway")
-      })
+      const resendable = (error: NetworkError) =>
+        error.reason.startsWith("refused-stream") || error.reason.startsWith("goaway")
+      // A plain catch rather than `Effect.retry`: no schedule to drive on the common path.
+      const withResends = (left: number): Effect.Effect<HttpResponse, NetworkError> =>
+        left === 0 ? attempt : Effect.catchIf(attempt, resendable, () => withResends(left - 1))
+      return withResends(3)
     })
   }
 

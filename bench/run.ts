@@ -28,6 +28,7 @@ import { Agent, type Dispatcher, Pool, request } from "undici"
 import { layerConfig, type Tif1Services } from "../src/layers/Tif1.js"
 import { templateFor } from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
+import { parseSourceShape, urlFor } from "../src/schema/DataRequest.js"
 import { decodeTelemetry } from "../src/schema/payloads/Telemetry.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { HttpSession } from "../src/services/HttpSession.js"
@@ -168,14 +169,8 @@ const pool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (i
   return results
 }
 
-const urlOf = (origin: string, path: string) =>
-  [
-    origin,
-    benchSession.year,
-    encodeURIComponent(benchSession.gp),
-    encodeURIComponent(benchSession.session),
-    ...path.split("/").map(encodeURIComponent)
-  ].join("/")
+/** The URL of a session file on a mirror, as tif1 builds it for a template CDN. */
+const urlOf = (origin: string, path: string) => urlFor(parseSourceShape(templateFor(origin)), { ...benchSession, path })
 
 /** GET and parse like a careful user of raw undici would (Python's bare NaN accepted). */
 const rawJson = async (dispatcher: Dispatcher, url: string): Promise<unknown | undefined> => {
@@ -282,8 +277,16 @@ const runtimeFor = (origin: string, cert: string, overrides: Tif1ConfigOverrides
     ...overrides
   }, { http: { ca: cert } }))
 
+type Stack = ManagedRuntime.ManagedRuntime<Tif1Services, unknown>
+
+/** Build the stack (untimed); the timed run is `run` on it, and cleanup disposes it. */
+const onStack = async (runtime: Stack, run: (runtime: Stack) => Promise<number>) => {
+  await runtime.runPromise(Effect.void)
+  return { run: () => run(runtime), cleanup: () => runtime.dispose() }
+}
+
 const manyWith = (
-  runtime: ManagedRuntime.ManagedRuntime<Tif1Services, unknown>,
+  runtime: Stack,
   paths: ReadonlyArray<string>,
   concurrency: number
 ) =>
@@ -296,7 +299,7 @@ const manyWith = (
     )
   )
 
-const loadWith = (runtime: ManagedRuntime.ManagedRuntime<Tif1Services, unknown>) =>
+const loadWith = (runtime: Stack) =>
   runtime.runPromise(
     Effect.flatMap(SessionLoader, (loader) => loader.load(benchSession, { telemetry: true })).pipe(
       Effect.map((loaded) => loaded.summary.delivered)
@@ -351,9 +354,10 @@ const contenders = (
     baseline,
     files: paths.length,
     prepare: async () => {
-      const runtime = runtimeFor(ready.origins[server], ready.cert, { enableCache: false })
-      await runtime.runPromise(Effect.void)
-      return { run: () => manyWith(runtime, paths, concurrency), cleanup: () => runtime.dispose() }
+      return onStack(
+        runtimeFor(ready.origins[server], ready.cert, { enableCache: false }),
+        (runtime) => manyWith(runtime, paths, concurrency)
+      )
     }
   })
 
@@ -383,9 +387,12 @@ const contenders = (
         files: paths.length,
         prepare: async () => {
           await warmCache()
-          const runtime = runtimeFor(ready.origins[h2], ready.cert, cacheSettings(warmDir))
-          await manyWith(runtime, paths, concurrency) // fills the memory tier from SQLite
-          return { run: () => manyWith(runtime, paths, concurrency), cleanup: () => runtime.dispose() }
+          const stack = await onStack(
+            runtimeFor(ready.origins[h2], ready.cert, cacheSettings(warmDir)),
+            (runtime) => manyWith(runtime, paths, concurrency)
+          )
+          await stack.run() // fills the memory tier from SQLite
+          return stack
         }
       },
       {
@@ -396,9 +403,10 @@ const contenders = (
         files: paths.length,
         prepare: async () => {
           await warmCache()
-          const runtime = runtimeFor(ready.origins[h2], ready.cert, cacheSettings(warmDir))
-          await runtime.runPromise(Effect.void)
-          return { run: () => manyWith(runtime, paths, concurrency), cleanup: () => runtime.dispose() }
+          return onStack(
+            runtimeFor(ready.origins[h2], ready.cert, cacheSettings(warmDir)),
+            (runtime) => manyWith(runtime, paths, concurrency)
+          )
         }
       }
     )
@@ -412,15 +420,14 @@ const contenders = (
       server: h2,
       baseline: "tif1 h2 cache off",
       files: paths.length,
-      prepare: async () => {
-        const runtime = ManagedRuntime.make(layerConfig({
-          cdns: [templateFor(ready.origins["h2-503"]), templateFor(ready.origins[h2])],
-          connectionStatsLogInterval: 0,
-          enableCache: false
-        }, { http: { ca: ready.cert } }))
-        await runtime.runPromise(Effect.void)
-        return { run: () => manyWith(runtime, paths, concurrency), cleanup: () => runtime.dispose() }
-      }
+      prepare: () =>
+        onStack(
+          runtimeFor(ready.origins[h2], ready.cert, {
+            cdns: [templateFor(ready.origins["h2-503"]), templateFor(ready.origins[h2])],
+            enableCache: false
+          }),
+          (runtime) => manyWith(runtime, paths, concurrency)
+        )
     })
     // HttpSession.get against undici.request with the same connection options, one small file.
     const smallUrls = (server: ServerKey) =>
@@ -450,23 +457,19 @@ const contenders = (
       server,
       baseline,
       files: options.smallRequests,
-      prepare: async () => {
-        const runtime = runtimeFor(ready.origins[server], ready.cert, { enableCache: false })
-        await runtime.runPromise(Effect.void)
-        return {
-          run: () =>
+      prepare: () =>
+        onStack(
+          runtimeFor(ready.origins[server], ready.cert, { enableCache: false }),
+          (runtime) =>
             runtime.runPromise(
               Effect.flatMap(HttpSession, (http) =>
-                Effect.forEach(smallUrls(server), (url) =>
-                  Effect.map(http.get(url), (response) => response.status), {
+                Effect.forEach(smallUrls(server), (url) => Effect.map(http.get(url), (response) => response.status), {
                   concurrency
                 })).pipe(Effect.map((statuses) =>
                   statuses.filter((status) => status === 200).length
                 ))
-            ),
-          cleanup: () => runtime.dispose()
-        }
-      }
+            )
+        )
     })
     list.push(
       rawSmall("undici h1 20KB", h1, () => rawH1()),
@@ -502,6 +505,11 @@ const contenders = (
     }
   })
   let lastColdDir: string | undefined
+  const loaderStack = (cacheDir: string) =>
+    runtimeFor(ready.origins[h2], ready.cert, {
+      ...cacheSettings(cacheDir),
+      telemetryPrefetchMaxConcurrentRequests: concurrency
+    })
   list.push({
     name: "tif1 session cold",
     workload: "session",
@@ -509,13 +517,8 @@ const contenders = (
     baseline: "undici h2 session",
     files: synthetic.allPaths.length,
     prepare: async () => {
-      const cacheDir = lastColdDir = temporary()
-      const runtime = runtimeFor(ready.origins[h2], ready.cert, {
-        ...cacheSettings(cacheDir),
-        telemetryPrefetchMaxConcurrentRequests: concurrency
-      })
-      await runtime.runPromise(Effect.void)
-      return { run: () => loadWith(runtime), cleanup: () => runtime.dispose() }
+      lastColdDir = temporary()
+      return onStack(loaderStack(lastColdDir), loadWith)
     }
   }, {
     name: "tif1 session warm",
@@ -531,12 +534,7 @@ const contenders = (
         await loadWith(filler)
         await filler.dispose()
       }
-      const runtime = runtimeFor(ready.origins[h2], ready.cert, {
-        ...cacheSettings(cacheDir),
-        telemetryPrefetchMaxConcurrentRequests: concurrency
-      })
-      await runtime.runPromise(Effect.void)
-      return { run: () => loadWith(runtime), cleanup: () => runtime.dispose() }
+      return onStack(loaderStack(cacheDir), loadWith)
     }
   })
   return list
@@ -629,7 +627,7 @@ const micro = async (
   const settings: Tif1ConfigOverrides = { cacheDir, enableCache: true, memoryTelemetryCacheMaxItems: paths.length * 2 }
   const filler = runtimeFor(origin, ready.cert, settings)
   await manyWith(filler, paths, 32)
-  const perCall = (runtime: ManagedRuntime.ManagedRuntime<Tif1Services, unknown>) =>
+  const perCall = (runtime: Stack) =>
     runtime.runPromise(Effect.gen(function*() {
       const fetcher = yield* Fetcher
       const micros: Array<number> = []

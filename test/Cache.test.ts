@@ -23,6 +23,12 @@ const fixtureText = (path: string) =>
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-"))
 const sqliteCache = (cacheDir: string) => Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
 
+/** `Fetcher.json` on a new stack each call (as a new process would be) with a SQLite cache in `cacheDir`. */
+const fetchOnNewStack = (origin: string, cacheDir: string) => (path: string) =>
+  Effect.flatMap(Fetcher, (f) => f.json({ ...race, path })).pipe(
+    Effect.provide(stack({ cdns: [origin] }, sqliteCache(cacheDir)))
+  )
+
 describe("Cache", () => {
   it.scopedLive("a second json makes no HTTP request; a new layer on the same dir serves from SQLite", () =>
     Effect.gen(function*() {
@@ -146,10 +152,7 @@ describe("Cache", () => {
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
-      const fetchOnce = (path: string) =>
-        Effect.flatMap(Fetcher, (f) => f.json({ ...race, path })).pipe(
-          Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
-        )
+      const fetchOnce = fetchOnNewStack(mirror.origin, cacheDir)
       yield* fetchOnce("VER/4_tel.json") // large: stored deflated
       yield* fetchOnce("drivers.json") // small: stored raw
       const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
@@ -175,10 +178,7 @@ describe("Cache", () => {
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
-      const fetchOnce = (path: string) =>
-        Effect.flatMap(Fetcher, (f) => f.json({ ...race, path })).pipe(
-          Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
-        )
+      const fetchOnce = fetchOnNewStack(mirror.origin, cacheDir)
       yield* fetchOnce("VER/5_tel.json")
       yield* fetchOnce("drivers.json")
       const database = new Database(Path.join(cacheDir, Cache.databaseFileName))

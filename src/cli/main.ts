@@ -44,6 +44,15 @@ const session = Args.text({ name: "session" }).pipe(
   Args.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
 )
 
+const telemetry = Options.boolean("telemetry").pipe(Options.withDescription("include every lap's telemetry"))
+
+/** The session named by the positional arguments. */
+const sessionOf = (args: { readonly year: number; readonly gp: string; readonly session: string }) => ({
+  year: args.year,
+  gp: args.gp,
+  session: args.session
+})
+
 const fetch = Command.make(
   "fetch",
   {
@@ -58,7 +67,7 @@ const fetch = Command.make(
   (args) =>
     Effect.flatMap(Fetcher, (fetcher) =>
       fetcher.json(
-        { year: args.year, gp: args.gp, session: args.session, path: args.path },
+        { ...sessionOf(args), path: args.path },
         args.noCache ? { useCache: false, writeCache: false } : {}
       )).pipe(
         Effect.map((value) => stdout(`${JSON.stringify(value, null, args.compact ? undefined : 2)}\n`)),
@@ -72,12 +81,12 @@ const load = Command.make(
     year,
     gp,
     session,
-    telemetry: Options.boolean("telemetry").pipe(Options.withDescription("also load every lap's telemetry")),
+    telemetry,
     verbose
   },
   (args) =>
     loadWithProgress(
-      { year: args.year, gp: args.gp, session: args.session },
+      sessionOf(args),
       { telemetry: args.telemetry },
       { label: args.session, progress: stderr, report: stdout }
     ).pipe(Effect.provide(Tif1.layer))
@@ -93,11 +102,11 @@ const pull = Command.make(
     gp,
     session,
     out: Options.directory("out").pipe(Options.withDescription("folder to fill in CDN layout")),
-    telemetry: Options.boolean("telemetry").pipe(Options.withDescription("also pull every lap's telemetry")),
+    telemetry,
     verbose
   },
   (args) =>
-    pullSession({ year: args.year, gp: args.gp, session: args.session }, {
+    pullSession(sessionOf(args), {
       out: args.out,
       telemetry: args.telemetry
     }).pipe(

@@ -126,6 +126,27 @@ describe("Fetcher against real local CDNs", () => {
       expect(values.every((value) => value === values[0])).toBe(true)
     }))
 
+  it.scopedLive("a shared fetch whose owner is interrupted is taken over by a joiner; an interrupted joiner leaves", () =>
+    Effect.gen(function*() {
+      // The server counts a request when it starts answering; the body then takes 400 ms.
+      const only = yield* mirror({ rules: [{ match: "*", slowBodyMs: 400 }] })
+      const request = { ...race, path: "VER/4_tel.json" }
+      const [value, hitsWhenOwnerStopped] = yield* Effect.flatMap(Fetcher, (f) =>
+        Effect.gen(function*() {
+          const owner = yield* Effect.fork(f.json(request))
+          yield* eventually(() => only.hits() === 1, "the owner's request")
+          const leaving = yield* Effect.fork(f.json(request))
+          const joiner = yield* Effect.fork(f.json(request))
+          yield* Effect.sleep("20 millis")
+          yield* Fiber.interrupt(leaving)
+          yield* Fiber.interrupt(owner)
+          const hits = only.hits()
+          return [yield* Fiber.join(joiner), hits] as const
+        })).pipe(Effect.provide(stack({ cdns: [only.origin] })))
+      expect(hitsWhenOwnerStopped).toBe(1)
+      expect(only.hits()).toBe(2)
+      expect(value).toEqual(fixture("VER/4_tel.json"))
+    }))
   it.scopedLive("bare NaN in a real lap table parses, as null", () =>
     Effect.gen(function*() {
       const only = yield* mirror()

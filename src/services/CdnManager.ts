@@ -10,7 +10,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
 import { Tif1Config } from "../schema/Config.js"
 import { type DataRequest, parseSourceShape, type SourceShape, urlFor } from "../schema/DataRequest.js"
 
@@ -96,7 +95,7 @@ export const make = (options: {
   readonly recoveryTimeoutSeconds: number
   readonly minify: boolean
 }): Effect.Effect<CdnManagerService> =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const initial = (): ReadonlyArray<CdnSource> => {
       const seen = new Map<string, number>()
       return options.cdns.map((baseUrl, priority) => {
@@ -116,31 +115,52 @@ export const make = (options: {
         }
       })
     }
-    const state = yield* Ref.make(initial())
+    // One mutable cell holding immutable snapshots (`sources` hands them out): updates are
+    // synchronous, so this is as atomic as a `Ref`, and the healthy path allocates nothing.
+    let state = initial()
+    /** `available` while no source is skipped (the common case): computed once per change. */
+    let unskipped: ReadonlyArray<CdnSource> | undefined
+    const set = (next: ReadonlyArray<CdnSource>) => {
+      state = next
+      unskipped = undefined
+    }
     const update = (name: string, f: (source: CdnSource, now: number) => CdnSource) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(state, (sources) => sources.map((source) => (source.name === name ? f(source, now) : source))))
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        set(state.map((source) => (source.name === name ? f(source, now) : source)))
+      })
 
-    const available = Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const enabled = (yield* Ref.get(state)).filter((source) =>
-        source.enabled
-      )
-      const ready = enabled.filter((source) => source.skippedUntil === undefined || source.skippedUntil <= now)
-      return ready.length > 0 ? ready : enabled
+    const available = Effect.suspend(() => {
+      if (unskipped !== undefined) return Effect.succeed(unskipped)
+      const enabled = state.filter((source) => source.enabled)
+      if (enabled.every((source) => source.skippedUntil === undefined)) {
+        unskipped = enabled
+        return Effect.succeed(enabled)
+      }
+      return Effect.map(Clock.currentTimeMillis, (now) => {
+        const ready = enabled.filter((source) => source.skippedUntil === undefined || source.skippedUntil <= now)
+        return ready.length > 0 ? ready : enabled
+      })
     })
 
+    const isPristine = (source: CdnSource) =>
+      source.failures === 0 && source.skippedUntil === undefined &&
+      source.cooldownSeconds === options.recoveryTimeoutSeconds
+
     return {
-      sources: Ref.get(state),
+      sources: Effect.sync(() => state),
       available,
       urlFor: (source, request) => urlFor(source.shape, request, options.minify),
       recordSuccess: (name) =>
-        update(name, (source) => ({
-          ...source,
-          failures: 0,
-          skippedUntil: undefined,
-          cooldownSeconds: options.recoveryTimeoutSeconds
-        })),
+        Effect.suspend(() =>
+          state.every((source) => source.name !== name || isPristine(source))
+            ? Effect.void
+            : update(name, (source) => ({
+              ...source,
+              failures: 0,
+              skippedUntil: undefined,
+              cooldownSeconds: options.recoveryTimeoutSeconds
+            }))
+        ),
       recordFailure: (name) =>
         update(name, (source, now) => {
           const failures = source.failures + 1
@@ -152,7 +172,7 @@ export const make = (options: {
           return { ...source, failures, cooldownSeconds, skippedUntil: now + cooldownSeconds * 1000 }
         }),
       disable: (name, reason) => update(name, (source) => ({ ...source, enabled: false, disabledReason: reason })),
-      reset: Ref.set(state, initial())
+      reset: Effect.sync(() => set(initial()))
     }
   })
 

@@ -12,7 +12,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
 import { Tif1Config } from "../schema/Config.js"
 import { NetworkError } from "../schema/Errors.js"
 
@@ -66,10 +65,11 @@ export interface CircuitBreakerService {
   /**
    * Run one round under the breaker: fails fast with `NetworkError` (`circuit-open`) when open or
    * when another caller holds the half-open probe; otherwise runs `round` and records
-   * `classify(exit)`. A probe interrupted before it reports frees the probe slot.
+   * `classify(exit)`. A probe interrupted before it reports frees the probe slot. `url` names the
+   * request in the circuit-open error (a function is called only when that error is made).
    */
   readonly protect: <A, E, R>(
-    url: string,
+    url: string | (() => string),
     round: Effect.Effect<A, E, R>,
     classify: (exit: Exit.Exit<A, E>) => RoundOutcome
   ) => Effect.Effect<A, E | NetworkError, R>
@@ -95,51 +95,52 @@ type Internal =
  * @since 0.1.0
  */
 export const make = (options: { readonly threshold: number; readonly timeoutSeconds: number }) =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const timeoutMs = options.timeoutSeconds * 1000
     const closed: Internal = { _tag: "closed", failures: 0 }
-    const ref = yield* Ref.make<Internal>(closed)
+    // One mutable cell: JavaScript runs one fiber step at a time and every read-modify-write
+    // below is synchronous, so it is as atomic as a `Ref` without the allocation per round.
+    let current: Internal = closed
 
-    const acquire = (url: string) =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) =>
-          Ref.modify(ref, (current): [CircuitPermit | undefined, Internal] => {
-            switch (current._tag) {
-              case "closed":
-                return ["pass", current]
-              case "open":
-                return now >= current.openedAt + timeoutMs
-                  ? ["probe", { _tag: "half-open", openedAt: current.openedAt }]
-                  : [undefined, current]
-              case "half-open":
-                return [undefined, current]
-            }
-          }).pipe(
-            Effect.flatMap((permit) =>
-              permit === undefined
-                ? Effect.fail(new NetworkError({ url, reason: "circuit-open: too many consecutive failed rounds" }))
-                : Effect.succeed(permit)
-            )
-          )
-      )
+    const openError = (url: string | (() => string)) =>
+      new NetworkError({
+        url: typeof url === "string" ? url : url(),
+        reason: "circuit-open: too many consecutive failed rounds"
+      })
 
-    const record = (permit: CircuitPermit, outcome: RoundOutcome | "interrupted") =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(ref, (current): Internal => {
-          if (permit === "probe") {
-            if (current._tag !== "half-open") return current
-            if (outcome === "interrupted") return { _tag: "open", openedAt: now - timeoutMs }
-            return outcome === "failed" ? { _tag: "open", openedAt: now } : closed
-          }
-          if (current._tag !== "closed") return current
-          if (outcome === "delivered") return closed
-          if (outcome !== "failed") return current
-          const failures = current.failures + 1
-          return failures >= options.threshold ? { _tag: "open", openedAt: now } : { _tag: "closed", failures }
-        }))
+    /** The permit for a round at `now`, or undefined to fail fast. */
+    const acquire = (now: number): CircuitPermit | undefined => {
+      switch (current._tag) {
+        case "closed":
+          return "pass"
+        case "open":
+          if (now < current.openedAt + timeoutMs) return undefined
+          current = { _tag: "half-open", openedAt: current.openedAt }
+          return "probe"
+        case "half-open":
+          return undefined
+      }
+    }
 
-    const snapshot = Effect.map(Ref.get(ref), (current): CircuitSnapshot => ({
+    const record = (permit: CircuitPermit, outcome: RoundOutcome | "interrupted", now: number) => {
+      if (permit === "probe") {
+        if (current._tag !== "half-open") return
+        if (outcome === "interrupted") current = { _tag: "open", openedAt: now - timeoutMs }
+        else current = outcome === "failed" ? { _tag: "open", openedAt: now } : closed
+        return
+      }
+      if (current._tag !== "closed") return
+      if (outcome === "delivered") current = closed
+      else if (outcome === "failed") {
+        const failures = current.failures + 1
+        current = failures >= options.threshold ? { _tag: "open", openedAt: now } : { _tag: "closed", failures }
+      }
+    }
+
+    const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (exit: Exit.Exit<A, E>) => RoundOutcome) =>
+      Exit.isFailure(exit) && Exit.isInterrupted(exit) ? "interrupted" : classify(exit)
+
+    const snapshot = Effect.sync((): CircuitSnapshot => ({
       state: current._tag,
       consecutiveFailures: current._tag === "closed" ? current.failures : options.threshold,
       openedAt: current._tag === "closed" ? undefined : current.openedAt,
@@ -149,18 +150,39 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
     }))
 
     const service: CircuitBreakerService = {
-      state: Effect.map(snapshot, (s) => s.state),
+      state: Effect.sync(() => current._tag),
       snapshot,
-      reset: Ref.set(ref, closed),
-      protect: (url, round, classify) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(acquire(url), (permit) =>
-            restore(round).pipe(
-              Effect.onExit((exit) =>
-                record(permit, Exit.isInterrupted(exit) && Exit.isFailure(exit) ? "interrupted" : classify(exit))
+      reset: Effect.sync(() => {
+        current = closed
+      }),
+      protect: <A, E, R>(
+        url: string | (() => string),
+        round: Effect.Effect<A, E, R>,
+        classify: (exit: Exit.Exit<A, E>) => RoundOutcome
+      ): Effect.Effect<A, E | NetworkError, R> =>
+        Effect.suspend(() => {
+          // Closed with no failures (the common case): nothing to record on delivery or on
+          // interruption, so no clock read and no uninterruptible region.
+          if (current === closed) {
+            return Effect.onExit(round, (exit) => {
+              const outcome = outcomeOf(exit, classify)
+              return outcome === "failed"
+                ? Effect.map(Clock.currentTimeMillis, (now) => record("pass", outcome, now))
+                : Effect.sync(() => record("pass", outcome, 0)) // the time is read only on failure
+            })
+          }
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | NetworkError, R> => {
+              const permit = acquire(now)
+              if (permit === undefined) return Effect.fail(openError(url))
+              return restore(round).pipe(
+                Effect.onExit((exit) =>
+                  Effect.map(Clock.currentTimeMillis, (later) => record(permit, outcomeOf(exit, classify), later))
+                )
               )
-            ))
-        )
+            })
+          )
+        })
     }
     return service
   })

@@ -8,6 +8,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as V8 from "node:v8"
 import * as Zlib from "node:zlib"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config } from "../src/schema/Config.js"
@@ -174,7 +175,7 @@ describe("Cache", () => {
       expect(mirror.hits()).toBe(hitsBefore + 2)
     }))
 
-  it.scopedLive("rows are V8-serialized (deflated when large); JSON rows of earlier versions still read", () =>
+  it.scopedLive("rows are V8-serialized with numeric columns as Float64Array (deflated when large); rows of earlier versions still read", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
@@ -186,8 +187,9 @@ describe("Cache", () => {
         (database.prepare("SELECT key, encoding FROM payloads").all() as Array<{ key: string; encoding: number }>)
           .map((row) => [row.key.slice(row.key.lastIndexOf("/") + 1), row.encoding])
       )
-      expect(encodings).toEqual({ "5_tel.json": 3, "drivers.json": 2 }) // 2 = V8, +1 = deflated
-      // An earlier version's rows: the JSON text, deflated (1) or raw (0), NaN and all.
+      // 4 = numeric columns as Float64Array, 2 = V8, +1 = deflated
+      expect(encodings).toEqual({ "5_tel.json": 7, "drivers.json": 6 })
+      // Earlier versions' rows: the JSON text, deflated (1) or raw (0), NaN and all; plain V8 (3).
       const laps = Buffer.from(fixtureText("VER/laptimes.json"))
       const corners = Buffer.from(fixtureText("corners.json"))
       const sha1 = (bytes: Buffer) => Crypto.createHash("sha1").update(bytes).digest("base64")
@@ -202,12 +204,44 @@ describe("Cache", () => {
         Zlib.deflateSync(laps)
       )
       insert.run(`2025/Australian Grand Prix/Race/corners.json`, 0, corners.length, sha1(corners), corners)
+      const plainV8 = V8.serialize(JSON.parse(fixtureText("VER/6_tel.json")))
+      insert.run(
+        `2025/Australian Grand Prix/Race/VER/6_tel.json`,
+        3,
+        plainV8.length,
+        sha1(plainV8),
+        Zlib.deflateSync(plainV8)
+      )
       database.close()
       const hitsBefore = mirror.hits()
+      expect(yield* fetchOnce("VER/5_tel.json")).toEqual(JSON.parse(fixtureText("VER/5_tel.json")))
+      expect(yield* fetchOnce("VER/6_tel.json")).toEqual(JSON.parse(fixtureText("VER/6_tel.json")))
       const lapTable = yield* fetchOnce("VER/laptimes.json")
       expect(yield* fetchOnce("corners.json")).toEqual(JSON.parse(fixtureText("corners.json")))
       expect(mirror.hits()).toBe(hitsBefore)
       expect((lapTable.time as Array<number | null>)[1]).toBeNull() // the file's bare NaN
+    }))
+
+  it.scopedLive("a value comes back from SQLite exactly: -0, infinities, nested, mixed and empty arrays", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const key = "2025/Australian Grand Prix/Race/VER/99_tel.json"
+      const value = {
+        tel: { speed: [0, -0, 1.5, 1e308, Infinity, -Infinity, 2 ** 53], brake: [true, false], gaps: [1, null, 2] },
+        nested: [[1, 2], [3], []],
+        empty: [],
+        label: "VER",
+        deep: { column: [0.1, 0.2], strings: ["a", "b"] }
+      }
+      yield* Effect.flatMap(Cache.Cache, (cache) => cache.set(key, value)).pipe(Effect.provide(sqliteCache(cacheDir)))
+      const found = yield* Effect.flatMap(Cache.Cache, (cache) => cache.get(key)).pipe(
+        Effect.provide(sqliteCache(cacheDir))
+      )
+      expect(found._tag === "Hit" && found.tier).toBe("sqlite")
+      const back = (found as Extract<Cache.CacheLookup, { _tag: "Hit" }>).value as typeof value
+      expect(back).toEqual(value)
+      expect(Object.is(back.tel.speed[1], -0)).toBe(true)
+      expect(Array.isArray(back.tel.speed) && Array.isArray(back.nested[0])).toBe(true)
     }))
 
   it.scopedLive("a failed or invalid fetch writes nothing", () =>

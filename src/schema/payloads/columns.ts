@@ -95,8 +95,8 @@ const alreadyTyped = (values: ReadonlyArray<unknown>, kind: ColumnKind): boolean
     ? "number"
     : kind === "boolean" || kind === "boolean?"
     ? "boolean"
-    : kind === "string" || kind === "string?"
-    ? "string"
+    : kind === "string"
+    ? "string" // not "string?": its strings may be missing words ("None") that become null
     : undefined
   if (wanted === undefined) return false
   const nullable = kind.endsWith("?")

@@ -187,9 +187,12 @@ describe("Cache", () => {
         (database.prepare("SELECT key, encoding FROM payloads").all() as Array<{ key: string; encoding: number }>)
           .map((row) => [row.key.slice(row.key.lastIndexOf("/") + 1), row.encoding])
       )
-      // 4 = numeric columns as Float64Array, 2 = V8, +1 = deflated
-      expect(encodings).toEqual({ "5_tel.json": 7, "drivers.json": 6 })
-      // Earlier versions' rows: the JSON text, deflated (1) or raw (0), NaN and all; plain V8 (3).
+      // 8 = CRC-32 checksum, 4 = numeric columns as Float64Array, 2 = V8, +1 = deflated
+      expect(encodings).toEqual({ "5_tel.json": 15, "drivers.json": 14 })
+      const checksums = database.prepare("SELECT checksum FROM payloads").all() as Array<{ checksum: string }>
+      expect(checksums.every((row) => /^[0-9a-f]{8}$/.test(row.checksum))).toBe(true)
+      // Earlier versions' rows, with SHA-1 checksums: the JSON text, deflated (1) or raw (0), NaN
+      // and all; plain V8 (3).
       const laps = Buffer.from(fixtureText("VER/laptimes.json"))
       const corners = Buffer.from(fixtureText("corners.json"))
       const sha1 = (bytes: Buffer) => Crypto.createHash("sha1").update(bytes).digest("base64")

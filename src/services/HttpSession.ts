@@ -14,7 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { EventEmitter } from "node:events"
+import type { Dispatcher } from "undici"
 import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
 import { NetworkError } from "../schema/Errors.js"
 import { DnsResolver } from "./DnsResolver.js"
@@ -137,6 +137,61 @@ const reasonOf = (error: unknown): string => {
 }
 
 /**
+ * Collects one response for `get`, straight from undici's dispatch handler interface: no body
+ * stream per request (undici's `request` API makes a Readable for every response, which costs
+ * more than a 20 KB GET itself). `done` is called once, with the response or the error;
+ * `abort` cancels the request (sent or not yet) and reports whether `done` was still pending.
+ */
+class ResponseCollector implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined
+  private settled = false
+  private status = 0
+  private headers: HttpResponse["headers"] = {}
+  private readonly chunks: Array<Buffer> = []
+  private length = 0
+
+  constructor(private readonly done: (outcome: HttpResponse | Error) => void) {}
+
+  private settle(outcome: HttpResponse | Error): void {
+    if (this.settled) return
+    this.settled = true
+    this.done(outcome)
+  }
+
+  abort(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    // Not yet on a connection: aborted as soon as undici starts it (onRequestStart).
+    this.controller?.abort(new Error("aborted"))
+    return true
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    if (this.settled) controller.abort(new Error("aborted"))
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: HttpResponse["headers"]) {
+    this.status = statusCode
+    this.headers = headers
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.length += chunk.length
+  }
+
+  onResponseEnd(): void {
+    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length)
+    this.settle({ status: this.status, headers: this.headers, body })
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.settle(error)
+  }
+}
+
+/**
  * Build a session on an existing dispatcher (the layer owns its lifetime).
  *
  * @since 0.1.0
@@ -165,38 +220,32 @@ export const makeWithDispatcher = (
         }
         const remainingMs = deadline - Date.now()
         if (remainingMs <= 0) return resume(Effect.fail(timedOut()))
-        // undici takes an EventEmitter as the abort signal ("abort" event): it does what an
-        // AbortController does here at a twentieth of the cost per request.
-        const signal = new EventEmitter()
-        let settled = false
-        const settle = (outcome: Effect.Effect<HttpResponse, NetworkError>) => {
-          if (settled) return
-          settled = true
+        const response = new ResponseCollector((outcome) => {
           clearTimeout(timer)
-          resume(outcome)
-        }
+          resume(
+            outcome instanceof Error
+              ? Effect.fail(new NetworkError({ url, reason: reasonOf(outcome) }))
+              : Effect.succeed(outcome)
+          )
+        })
         const timer = setTimeout(() => {
-          settle(Effect.fail(timedOut()))
-          signal.emit("abort")
+          if (response.abort()) resume(Effect.fail(timedOut()))
         }, remainingMs)
-        dispatcher.request({
-          origin: parsed.origin,
-          path: parsed.pathname + parsed.search,
-          method: "GET",
-          headers,
-          signal,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs
-        }).then(
-          async (response) => {
-            const body = new Uint8Array(await response.body.arrayBuffer())
-            settle(Effect.succeed({ status: response.statusCode, headers: response.headers, body }))
-          }
-        ).catch((error) => settle(Effect.fail(new NetworkError({ url, reason: reasonOf(error) }))))
+        try {
+          dispatcher.dispatch({
+            origin: parsed.origin,
+            path: parsed.pathname + parsed.search,
+            method: "GET",
+            headers,
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs
+          }, response)
+        } catch (error) {
+          response.onResponseError(undefined, error as Error)
+        }
         return Effect.sync(() => {
-          settled = true
           clearTimeout(timer)
-          signal.emit("abort")
+          response.abort()
         })
       })
       // RFC 9113 8.7: a refused stream was not processed, so it is safe to send again at once (it

@@ -139,6 +139,29 @@ describe("HttpSession", () => {
       yield* eventually(() => server.connectionsOpen() === 0, "the aborted request's socket to close")
     }))
 
+  it.scopedLive("a request that times out while queued for a socket is never sent", () =>
+    Effect.gen(function*() {
+      // One socket: the first request holds it for 600 ms, the second waits behind it.
+      const server = yield* startServer("h1", (request, response) => {
+        if ((request as { url?: string }).url === "/slow.json") setTimeout(() => serveJson(request, response), 600)
+        else serveJson(request, response)
+      })
+      const [slow, queued] = yield* withSession({ poolConnections: 1 }, (session) =>
+        Effect.all([
+          session.get(`${server.origin}/slow.json`),
+          Effect.flip(
+            Effect.zipRight(
+              Effect.sleep("50 millis"),
+              session.get(`${server.origin}/queued.json`, { timeout: "200 millis" })
+            )
+          )
+        ], { concurrency: "unbounded" }))
+      expect(slow.status).toBe(200)
+      expect(queued.reason).toMatch(/^timeout/)
+      yield* Effect.sleep("200 millis")
+      expect(server.requests()).toBe(1)
+    }))
+
   it.scoped("a reset mid-body is a NetworkError with reason reset", () =>
     Effect.gen(function*() {
       const server = yield* startServer("h1", (_request, response) => {

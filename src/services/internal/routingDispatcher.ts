@@ -52,8 +52,12 @@ type OriginRoute =
 
 const sendHeadersChannel = DiagnosticsChannel.channel("undici:client:sendHeaders")
 
+/** undici uses one such symbol for every client: found once, not per request (a scan costs ~2 µs). */
+let maxConcurrentStreamsKey: symbol | undefined
 const maxConcurrentStreamsSymbol = (client: Client): symbol | undefined =>
-  Object.getOwnPropertySymbols(client).find((symbol) => symbol.description === "max concurrent streams")
+  maxConcurrentStreamsKey ??= Object.getOwnPropertySymbols(client).find((symbol) =>
+    symbol.description === "max concurrent streams"
+  )
 
 const originOf = (options: { protocol: string; hostname: string; port: string }): string => {
   const defaultPort = options.protocol === "https:" ? "443" : "80"

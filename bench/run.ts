@@ -285,6 +285,12 @@ const onStack = async (runtime: Stack, run: (runtime: Stack) => Promise<number>)
   return { run: () => run(runtime), cleanup: () => runtime.dispose() }
 }
 
+/** The raw counterpart of `onStack`: a dispatcher made untimed; the timed run uses it, cleanup closes it. */
+const onAgent = async (agent: Dispatcher, run: (agent: Dispatcher) => Promise<number>) => ({
+  run: () => run(agent),
+  cleanup: () => agent.close()
+})
+
 const manyWith = (
   runtime: Stack,
   paths: ReadonlyArray<string>,
@@ -337,15 +343,13 @@ const contenders = (
     server,
     baseline: name,
     files: paths.length,
-    prepare: async () => {
-      const agent = dispatcher(ready.origins[server])
-      return {
-        run: async () =>
+    prepare: () =>
+      onAgent(
+        dispatcher(ready.origins[server]),
+        async (agent) =>
           (await pool(paths, concurrency, (path) => rawJson(agent, urlOf(ready.origins[server], path))))
-            .filter((value) => value !== undefined).length,
-        cleanup: () => agent.close()
-      }
-    }
+            .filter((value) => value !== undefined).length
+      )
   })
   const tif1Cold = (name: string, server: ServerKey, baseline: string): Contender => ({
     name,
@@ -438,18 +442,16 @@ const contenders = (
       server,
       baseline: name,
       files: options.smallRequests,
-      prepare: async () => {
-        const agent = dispatcher(ready.origins[server])
-        return {
-          run: async () =>
+      prepare: () =>
+        onAgent(
+          dispatcher(ready.origins[server]),
+          async (agent) =>
             (await pool(smallUrls(server), concurrency, async (url) => {
               const response = await request(url, { dispatcher: agent })
               await response.body.arrayBuffer()
               return response.statusCode
-            })).filter((status) => status === 200).length,
-          cleanup: () => agent.close()
-        }
-      }
+            })).filter((status) => status === 200).length
+        )
     })
     const sessionSmall = (name: string, server: ServerKey, baseline: string): Contender => ({
       name,
@@ -488,21 +490,16 @@ const contenders = (
     server: h2,
     baseline: "undici h2 session",
     files: synthetic.allPaths.length,
-    prepare: async () => {
-      const agent = rawH2(ready.origins[h2])
-      const get = (path: string) => rawJson(agent, urlOf(ready.origins[h2], path))
-      return {
-        run: async () => {
-          const found = [await get("drivers.json")]
-          found.push(
-            ...await pool(["weather.json", "rcm.json", "session_laptimes.json", ...drivers], options.concurrency, get)
-          )
-          found.push(...await pool(paths, concurrency, get))
-          return found.filter((value) => value !== undefined).length
-        },
-        cleanup: () => agent.close()
-      }
-    }
+    prepare: () =>
+      onAgent(rawH2(ready.origins[h2]), async (agent) => {
+        const get = (path: string) => rawJson(agent, urlOf(ready.origins[h2], path))
+        const found = [await get("drivers.json")]
+        found.push(
+          ...await pool(["weather.json", "rcm.json", "session_laptimes.json", ...drivers], options.concurrency, get)
+        )
+        found.push(...await pool(paths, concurrency, get))
+        return found.filter((value) => value !== undefined).length
+      })
   })
   let lastColdDir: string | undefined
   const loaderStack = (cacheDir: string) =>

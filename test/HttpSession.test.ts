@@ -1,6 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
 import { NetworkError } from "../src/schema/Errors.js"
@@ -141,25 +142,25 @@ describe("HttpSession", () => {
 
   it.scopedLive("a request that times out while queued for a socket is never sent", () =>
     Effect.gen(function*() {
-      // One socket: the first request holds it for 600 ms, the second waits behind it.
+      // One socket: the first request holds it for 600 ms, the second times out waiting behind it,
+      // and a third, sent after the first completes, takes the socket next. Had the timed-out one
+      // been sent when the socket freed, the server would count it before the third.
       const server = yield* startServer("h1", (request, response) => {
         if ((request as { url?: string }).url === "/slow.json") setTimeout(() => serveJson(request, response), 600)
         else serveJson(request, response)
       })
-      const [slow, queued] = yield* withSession({ poolConnections: 1 }, (session) =>
-        Effect.all([
-          session.get(`${server.origin}/slow.json`),
-          Effect.flip(
-            Effect.zipRight(
-              Effect.sleep("50 millis"),
-              session.get(`${server.origin}/queued.json`, { timeout: "200 millis" })
-            )
-          )
-        ], { concurrency: "unbounded" }))
-      expect(slow.status).toBe(200)
+      const [queued, statuses] = yield* withSession({ poolConnections: 1 }, (session) =>
+        Effect.gen(function*() {
+          const slow = yield* Effect.fork(session.get(`${server.origin}/slow.json`))
+          yield* eventually(() => server.requests() === 1, "the slow request to hold the socket")
+          const queued = yield* Effect.flip(session.get(`${server.origin}/queued.json`, { timeout: "200 millis" }))
+          const first = yield* Fiber.join(slow)
+          const third = yield* session.get(`${server.origin}/third.json`)
+          return [queued, [first.status, third.status]] as const
+        }))
       expect(queued.reason).toMatch(/^timeout/)
-      yield* Effect.sleep("200 millis")
-      expect(server.requests()).toBe(1)
+      expect(statuses).toEqual([200, 200])
+      expect(server.requests()).toBe(2)
     }))
 
   it.scoped("a reset mid-body is a NetworkError with reason reset", () =>

@@ -290,13 +290,21 @@ const onThreadPool = (
     run(input, options, (error, result) => resume(error === null ? Effect.succeed(result) : Effect.fail(error)))
   })
 
-/** A copy of `value` with every non-empty all-number array as a `Float64Array` (JSON never has typed arrays). */
+/**
+ * A copy of `value` with every non-empty all-number array as a `Float64Array` (JSON never has
+ * typed arrays). Arrays are iterated, not indexed, so the delivered ones stay unboxed (`columns.ts`).
+ */
 const packNumericColumns = (value: unknown): unknown => {
   if (value === null || typeof value !== "object") return value
   if (Array.isArray(value)) {
     // A plain loop and the array constructor: `every` and `Float64Array.from` cost twice as much.
     let numeric = value.length > 0
-    for (let index = 0; numeric && index < value.length; index++) numeric = typeof value[index] === "number"
+    for (const item of value) {
+      if (typeof item !== "number") {
+        numeric = false
+        break
+      }
+    }
     return numeric ? new Float64Array(value) : value.map(packNumericColumns)
   }
   const copy: Record<string, unknown> = {}

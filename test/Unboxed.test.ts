@@ -1,0 +1,84 @@
+/**
+ * Numeric columns must stay arrays of unboxed doubles (8 bytes a value). An optimized loop that
+ * reads elements of both double arrays and generic arrays may convert the double ones to generic
+ * arrays, boxing every value (24 bytes a value): a warm session load then held 254 MB instead of
+ * 130 MB and spent a third of its time in page faults. The code that looks at every column
+ * (decoding, freezing, packing for SQLite) reads elements only through iteration or builtins,
+ * which never convert. V8's own check tells; these tests fail when a column loop reads by index.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as V8 from "node:v8"
+import { Tif1Config } from "../src/schema/Config.js"
+import { decodeTable } from "../src/schema/payloads/columns.js"
+import * as Cache from "../src/services/Cache.js"
+import { deepFreeze } from "../src/services/internal/json.js"
+
+V8.setFlagsFromString("--allow-natives-syntax")
+const hasDoubleElements = new Function("array", "return %HasDoubleElements(array)") as (array: unknown) => boolean
+
+/** Enough rounds for V8 to optimize the loops under test. */
+const rounds = 3000
+const length = 64
+
+/** Arrays as V8 deserialization and the SQLite tier make them: holey, doubles or generic. */
+const doubles = (): Array<number> => {
+  const values = new Array<number>(length)
+  for (let index = 0; index < length; index++) values[index] = index + 0.5
+  return values
+}
+const strings = (): Array<string> => {
+  const values = new Array<string>(length)
+  for (let index = 0; index < length; index++) values[index] = `s${index % 3}`
+  return values
+}
+
+/** Runs `use` on fresh double and string columns; counts the double columns left boxed. */
+const boxedAfter = (use: (columns: { readonly numbers: Array<number>; readonly names: Array<string> }) => void) => {
+  let boxed = 0
+  for (let round = 0; round < rounds; round++) {
+    const columns = { numbers: doubles(), names: strings() }
+    use(columns)
+    if (!hasDoubleElements(columns.numbers)) boxed++
+  }
+  return boxed
+}
+
+describe("numeric columns stay unboxed", () => {
+  it("the check sees unboxed doubles before anything runs", () => {
+    expect(hasDoubleElements(doubles())).toBe(true)
+    expect(hasDoubleElements(strings())).toBe(false)
+  })
+
+  it("through column decoding", () => {
+    const spec = { name: "table", columns: { numbers: "number", names: "string" } } as const
+    expect(boxedAfter((columns) => {
+      if ("error" in decodeTable(columns, spec)) throw new Error("did not decode")
+    })).toBe(0)
+  })
+
+  it("through freezing", () => {
+    expect(boxedAfter((columns) => void deepFreeze(columns))).toBe(0)
+  })
+
+  it.effect("through a SQLite write", () =>
+    Effect.gen(function*() {
+      const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-unboxed-"))
+      const cache = yield* Effect.provide(
+        Cache.Cache,
+        Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+      )
+      let boxed = 0
+      for (let round = 0; round < rounds / 3; round++) {
+        const value = { numbers: doubles(), names: strings() }
+        yield* cache.set(`2025/x/Race/VER/${round}_tel.json`, value)
+        if (!hasDoubleElements(value.numbers)) boxed++
+      }
+      expect(boxed).toBe(0)
+      Fs.rmSync(cacheDir, { recursive: true, force: true })
+    }))
+})

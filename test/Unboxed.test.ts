@@ -55,9 +55,16 @@ describe("numeric columns stay unboxed", () => {
   })
 
   it("through column decoding", () => {
-    const spec = { name: "table", columns: { numbers: "number", names: "string" } } as const
+    // The number check also sees generic arrays: columns with missing values.
+    const spec = { name: "table", columns: { numbers: "number?", names: "string" } } as const
+    const withMissing = () => {
+      const values: Array<number | null> = doubles()
+      values[0] = null
+      return values
+    }
     expect(boxedAfter((columns) => {
-      if ("error" in decodeTable(columns, spec)) throw new Error("did not decode")
+      const decoded = [decodeTable({ ...columns, numbers: withMissing() }, spec), decodeTable(columns, spec)]
+      if (decoded.some((table) => "error" in table)) throw new Error("did not decode")
     })).toBe(0)
   })
 

@@ -331,7 +331,8 @@ export const splitByDriver = (table: LapTimes): Map<string, LapTimes> => {
   for (const [driver, rows] of rowsByDriver) {
     const columns: Record<string, unknown> = {}
     for (const [name, values] of Object.entries(table)) {
-      columns[name] = Array.isArray(values) && values.length === drv.length ? rows.map((row) => values[row]) : values
+      // `at`, not `values[row]`: an optimized indexed read would box numeric columns (columns.ts).
+      columns[name] = Array.isArray(values) && values.length === drv.length ? rows.map((row) => values.at(row)) : values
     }
     result.set(driver, columns as LapTimes)
   }

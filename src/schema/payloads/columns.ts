@@ -87,28 +87,38 @@ const show = (value: unknown): string => {
 }
 
 /**
- * Whether every value already has the column's type (the common case): one tight loop per kind,
- * a few nanoseconds a value, before the general per-value conversion.
+ * Whether every value already has the column's type (the common case), checked in one tight
+ * loop before the general per-value conversion. One function literal per kind, not one taking
+ * the kind: each keeps its own V8 feedback, so the loop over number columns sees only number
+ * arrays and stays fast (a third of the time of a shared loop over every kind of column).
+ * `"string?"` and `"scalar?"` have none: their strings may be missing words (`"None"`).
  *
- * Column loops iterate (`for...of`) instead of reading `values[index]`: once V8 optimizes an
+ * The loops iterate (`for...of`) instead of reading `values[index]`: once V8 optimizes an
  * indexed read that has seen both arrays of doubles and generic arrays, it converts the double
  * arrays it reads to generic ones, boxing every number (three times the memory, and the page
  * faults and garbage collection that come with it). Iteration never converts.
  */
-const alreadyTyped = (values: ReadonlyArray<unknown>, kind: ColumnKind): boolean => {
-  const wanted = kind === "number" || kind === "number?"
-    ? "number"
-    : kind === "boolean" || kind === "boolean?"
-    ? "boolean"
-    : kind === "string"
-    ? "string" // not "string?": its strings may be missing words ("None") that become null
-    : undefined
-  if (wanted === undefined) return false
-  const nullable = kind.endsWith("?")
-  for (const value of values) {
-    if (typeof value !== wanted && !(nullable && value === null)) return false
+const alreadyTyped: Partial<Record<ColumnKind, (values: ReadonlyArray<unknown>) => boolean>> = {
+  "number": (values) => {
+    for (const value of values) if (typeof value !== "number") return false
+    return true
+  },
+  "number?": (values) => {
+    for (const value of values) if (typeof value !== "number" && value !== null) return false
+    return true
+  },
+  "boolean": (values) => {
+    for (const value of values) if (typeof value !== "boolean") return false
+    return true
+  },
+  "boolean?": (values) => {
+    for (const value of values) if (typeof value !== "boolean" && value !== null) return false
+    return true
+  },
+  "string": (values) => {
+    for (const value of values) if (typeof value !== "string") return false
+    return true
   }
-  return true
 }
 
 /**
@@ -122,7 +132,7 @@ export const decodeColumn = (
   values: ReadonlyArray<unknown>,
   kind: ColumnKind
 ): { readonly values: ReadonlyArray<unknown> } | { readonly error: string } => {
-  if (alreadyTyped(values, kind)) return { values }
+  if (alreadyTyped[kind]?.(values) === true) return { values }
   const convert = converters[kind]
   let copy: Array<unknown> | undefined
   let index = 0

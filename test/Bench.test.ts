@@ -61,7 +61,10 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
       "memory hit p50",
       "memory hit p99",
       "SQLite hit / JSON.parse (p50)",
-      "telemetry decode / JSON.parse (p50)"
+      "telemetry decode / JSON.parse (p50)",
+      "numeric columns of every telemetry file",
+      "session cold / warm (0 ms)",
+      "session cold / warm (25 ms)"
     ])
   })
 })

@@ -738,7 +738,9 @@ const formatTable = (results: ReadonlyArray<ContenderResult>, microResults: Read
     line(header),
     ...rows.map(line),
     "",
-    ...microResults.map((m) => `${m.name}: ${m.value.toFixed(m.unit === "ratio" || m.unit === "x" ? 2 : 0)} ${m.unit}  ${m.note}`)
+    ...microResults.map((m) =>
+      `${m.name}: ${m.value.toFixed(m.unit === "ratio" || m.unit === "x" ? 2 : 0)} ${m.unit}  ${m.note}`
+    )
   ].join("\n")
 }
 

@@ -75,16 +75,18 @@ describe("numeric columns stay unboxed", () => {
   it.effect("through a SQLite write", () =>
     Effect.gen(function*() {
       const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-unboxed-"))
-      const cache = yield* Effect.provide(
-        Cache.Cache,
-        Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
-      )
-      let boxed = 0
-      for (let round = 0; round < rounds / 3; round++) {
-        const value = { numbers: doubles(), names: strings() }
-        yield* cache.set(`2025/x/Race/VER/${round}_tel.json`, value)
-        if (!hasDoubleElements(value.numbers)) boxed++
-      }
+      const writes = rounds / 3
+      const [boxed, stats] = yield* Effect.gen(function*() {
+        const cache = yield* Cache.Cache
+        let boxed = 0
+        for (let round = 0; round < writes; round++) {
+          const value = { numbers: doubles(), names: strings() }
+          yield* cache.set(`2025/x/Race/VER/${round}_tel.json`, value)
+          if (!hasDoubleElements(value.numbers)) boxed++
+        }
+        return [boxed, yield* cache.stats] as const
+      }).pipe(Effect.provide(Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))))
+      expect(stats.sqlite.entries).toBe(writes)
       expect(boxed).toBe(0)
       Fs.rmSync(cacheDir, { recursive: true, force: true })
     }))

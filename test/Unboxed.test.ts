@@ -1,8 +1,8 @@
 /**
  * Numeric columns must stay arrays of unboxed doubles (8 bytes a value). An optimized loop that
  * reads elements of both double arrays and generic arrays may convert the double ones to generic
- * arrays, boxing every value (24 bytes a value): a warm session load then held 254 MB instead of
- * 130 MB and spent a third of its time in page faults. The code that looks at every column
+ * arrays, boxing every value (24 bytes a value): a warm session load then kept 254 MB alive instead
+ * of 119 MB and took twice the page faults. The code that looks at every column
  * (decoding, freezing, packing for SQLite) reads elements only through iteration or builtins,
  * which never convert. V8's own check tells; these tests fail when a column loop reads by index.
  */

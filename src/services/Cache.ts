@@ -375,8 +375,9 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
  */
 export const makeSqliteTier = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const warn = (what: string) => (error: unknown) =>
-    Effect.logWarning(`cache: ${what} failed, treated as a miss: ${String(error)}`)
+  /** Log a failed statement with what it means for the caller; the cache never fails a fetch. */
+  const warn = (what: string, outcome: string) => (error: unknown) =>
+    Effect.logWarning(`cache: ${what} failed, ${outcome}: ${String(error)}`)
   yield* sql`PRAGMA busy_timeout = 5000`
   // WAL (the client's default) with NORMAL sync: commits stay atomic through a crash, without an
   // fsync per cached file (which would block the event loop for each write).
@@ -399,7 +400,7 @@ export const makeSqliteTier = Effect.gen(function*() {
       Effect.logWarning(`cache: dropping corrupt row ${key}: ${why}`),
       sql`DELETE FROM payloads WHERE key = ${key}`.pipe(
         Effect.tap(() => Effect.sync(() => corruptRowsDropped++)),
-        Effect.catchAll(warn("delete"))
+        Effect.catchAll(warn("delete", "the damaged row stays until it is rewritten"))
       )
     )
 
@@ -432,7 +433,7 @@ export const makeSqliteTier = Effect.gen(function*() {
           return yield* Effect.as(dropCorrupt(key, "the stored value is not a JSON object"), undefined)
         }
         return value
-      }).pipe(Effect.catchAll((error) => Effect.as(warn("read")(error), undefined))),
+      }).pipe(Effect.catchAll((error) => Effect.as(warn("read", "treated as a miss")(error), undefined))),
     write: (key, value) =>
       Effect.gen(function*() {
         const body = serialize(value)
@@ -446,19 +447,22 @@ export const makeSqliteTier = Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         yield* sql`INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at)
           VALUES (${key}, ${encoding}, ${body.byteLength}, ${checksumOf(encoding, body)}, ${stored}, ${now})`
-      }).pipe(Effect.catchAll(warn("write"))),
+      }).pipe(Effect.catchAll(warn("write", "the value is not cached"))),
     readMissing: (key, now) =>
       sql<{ expires_at: number }>`SELECT expires_at FROM missing WHERE key = ${key}`.pipe(
         Effect.map((rows) => rows[0] !== undefined && rows[0].expires_at > now),
-        Effect.catchAll((error) => Effect.as(warn("negative read")(error), false))
+        Effect.catchAll((error) => Effect.as(warn("negative read", "treated as not missing")(error), false))
       ),
     writeMissing: (key, expiresAt) =>
       sql`INSERT OR REPLACE INTO missing (key, expires_at) VALUES (${key}, ${expiresAt})`.pipe(
         Effect.asVoid,
-        Effect.catchAll(warn("negative write"))
+        Effect.catchAll(warn("negative write", "the missing file is not remembered"))
       ),
     clearMissing: (key) =>
-      sql`DELETE FROM missing WHERE key = ${key}`.pipe(Effect.asVoid, Effect.catchAll(warn("negative clear"))),
+      sql`DELETE FROM missing WHERE key = ${key}`.pipe(
+        Effect.asVoid,
+        Effect.catchAll(warn("negative clear", "the entry stays until it expires"))
+      ),
     invalidate: (scope) => {
       const statements = scope === "all"
         ? [sql`DELETE FROM payloads`, sql`DELETE FROM missing`]
@@ -471,7 +475,9 @@ export const makeSqliteTier = Effect.gen(function*() {
           sql`DELETE FROM payloads WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'`,
           sql`DELETE FROM missing WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'`
         ]
-      return Effect.all(statements, { discard: true }).pipe(Effect.catchAll(warn("invalidate")))
+      return Effect.all(statements, { discard: true }).pipe(
+        Effect.catchAll(warn("invalidate", "the SQLite tier may still hold that scope"))
+      )
     },
     sizes: Effect.flatMap(
       Clock.currentTimeMillis,
@@ -484,7 +490,9 @@ export const makeSqliteTier = Effect.gen(function*() {
             bytes: rows[0]?.bytes ?? 0,
             missing: rows[0]?.missing ?? 0
           })),
-          Effect.catchAll((error) => Effect.as(warn("stats")(error), { entries: 0, bytes: 0, missing: 0 }))
+          Effect.catchAll((error) =>
+            Effect.as(warn("stats", "SQLite sizes reported as 0")(error), { entries: 0, bytes: 0, missing: 0 })
+          )
         )
     ),
     corruptRowsDropped: () => corruptRowsDropped

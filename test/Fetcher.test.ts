@@ -137,7 +137,16 @@ describe("Fetcher against real local CDNs", () => {
           yield* eventually(() => only.hits() === 1, "the owner's request")
           const leaving = yield* Effect.fork(f.json(request))
           const joiner = yield* Effect.fork(f.json(request))
-          yield* Effect.sleep("20 millis")
+          // With no cache, a joiner's only asynchronous step is waiting on the shared fetch, so
+          // both being suspended means both have joined it.
+          const joined = Effect.map(
+            Effect.all([leaving.status, joiner.status]),
+            (statuses) => statuses.every((status) => status._tag === "Suspended")
+          )
+          for (let step = 0; !(yield* joined); step++) {
+            if (step === 1_000) throw new Error("the joiners never waited on the shared fetch")
+            yield* Effect.yieldNow()
+          }
           yield* Fiber.interrupt(leaving)
           yield* Fiber.interrupt(owner)
           const hits = only.hits()

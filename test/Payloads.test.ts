@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
+  type CircuitMap,
   type Corners,
   decodePayload,
   type Drivers,
@@ -118,6 +119,35 @@ describe("payload schemas", () => {
       failure("corners.json", { ...read("2025/Abu Dhabi Grand Prix/Practice 1/corners.json"), Rotation: "north" })
         .reason
     ).toContain("\"Rotation\" must be a number")
+  })
+
+  it("reads the 2026 circuit map (cor.json): markers as objects, lower-case rotation", () => {
+    const file = "2026/Australian Grand Prix/Practice 1/cor.json"
+    expect(payloadKind("cor.json")).toBe("circuit-map")
+    const map = decoded<CircuitMap>("cor.json", read(file))
+    expect([map.corners.length, map.marshal_lights.length, map.marshal_sectors.length]).toEqual([14, 20, 20])
+    expect(map.rotation).toBe(44)
+    expect(map.corners[0]).toEqual({
+      X: -3650.594482421875,
+      Y: 1193.7841796875,
+      Number: 1,
+      Letter: "",
+      Angle: -176.6327301808908,
+      Distance: 350.2510474109085
+    })
+    const columns = decoded<Corners>("corners.json", read("2026/Australian Grand Prix/Practice 1/corners.json"))
+    expect(map.corners.map((corner) => corner.X)).toEqual(columns.X)
+    const broken = read(file)
+    broken.marshal_lights[3].Number = "4"
+    expect(failure("cor.json", broken).reason).toBe(
+      "circuit map: marshal_lights[3].Number: expected a number, got \"4\""
+    )
+    expect(failure("cor.json", { ...read(file), rotation: undefined }).reason).toContain(
+      "\"rotation\" must be a number"
+    )
+    expect(failure("cor.json", { ...read(file), marshal_sectors: {} }).reason).toContain(
+      "\"marshal_sectors\" is not an array"
+    )
   })
 
   it("keeps unknown extra columns (2026 channels, new ones)", () => {

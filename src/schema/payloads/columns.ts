@@ -81,7 +81,12 @@ const expected: Record<ColumnKind, string> = {
   "scalar?": "a string, number, boolean or missing value"
 }
 
-const show = (value: unknown): string => {
+/**
+ * A short rendering of a bad value for an error message (at most 40 characters of its JSON).
+ *
+ * @since 0.2.0
+ */
+export const showValue = (value: unknown): string => {
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 40 ? `${text.slice(0, 40)}...` : text
 }
@@ -139,7 +144,7 @@ export const decodeColumn = (
   for (const value of values) {
     const converted = convert(value)
     if (converted === invalid) {
-      return { error: `column "${name}" index ${index}: expected ${expected[kind]}, got ${show(value)}` }
+      return { error: `column "${name}" index ${index}: expected ${expected[kind]}, got ${showValue(value)}` }
     }
     if (converted !== noChange) (copy ??= values.slice())[index] = converted
     index++
@@ -205,7 +210,9 @@ export const decodeTable = (
     const value = source[name]
     const type = kind.replace("?", "")
     if (value === undefined && kind.endsWith("?")) continue
-    if (typeof value !== type) return { error: `${spec.name}: field "${name}" must be a ${type}, got ${show(value)}` }
+    if (typeof value !== type) {
+      return { error: `${spec.name}: field "${name}" must be a ${type}, got ${showValue(value)}` }
+    }
     output[name] = value
   }
   for (const [name, value] of Object.entries(source)) {

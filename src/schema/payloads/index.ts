@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import type { Tif1ConfigValues } from "../Config.js"
 import { isTelemetryPath } from "../DataRequest.js"
 import { InvalidDataError } from "../Errors.js"
+import { decodeCircuitMap } from "./CircuitMap.js"
 import { decodeCorners } from "./Corners.js"
 import { decodeDrivers } from "./Drivers.js"
 import { decodeLapTimes } from "./LapTimes.js"
@@ -15,6 +16,7 @@ import { decodeRaceControl } from "./RaceControl.js"
 import { decodeTelemetry } from "./Telemetry.js"
 import { decodeWeather } from "./Weather.js"
 
+export * from "./CircuitMap.js"
 export * from "./columns.js"
 export * from "./Corners.js"
 export * from "./Drivers.js"
@@ -28,7 +30,7 @@ export * from "./Weather.js"
  *
  * @since 0.1.0
  */
-export type PayloadKind = "drivers" | "laptimes" | "telemetry" | "weather" | "rcm" | "corners" | "other"
+export type PayloadKind = "drivers" | "laptimes" | "telemetry" | "weather" | "rcm" | "corners" | "circuit-map" | "other"
 
 /**
  * The payload kind of a session-relative path.
@@ -50,6 +52,8 @@ export const payloadKind = (path: string): PayloadKind => {
       return "rcm"
     case "corners.json":
       return "corners"
+    case "cor.json":
+      return "circuit-map"
     default:
       return "other"
   }
@@ -61,7 +65,8 @@ const decoders: Record<Exclude<PayloadKind, "other">, (input: unknown) => { valu
   telemetry: decodeTelemetry,
   weather: decodeWeather,
   rcm: decodeRaceControl,
-  corners: decodeCorners
+  corners: decodeCorners,
+  "circuit-map": decodeCircuitMap
 }
 
 /**

@@ -25,10 +25,12 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { layerConfig, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
-import type { Tif1ConfigOverrides } from "./schema/Config.js"
+import { Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
 import { Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
 import { Cache, type CacheScope, type JsonObject } from "./services/Cache.js"
@@ -36,6 +38,7 @@ import { CdnManager, type CdnSource } from "./services/CdnManager.js"
 import { CircuitBreaker, type CircuitSnapshot } from "./services/CircuitBreaker.js"
 import { Fetcher, type FetchOptions, type FetchProgress } from "./services/Fetcher.js"
 import { type ConnectionStats, HttpSession } from "./services/HttpSession.js"
+import { logLevelOf, stderrLogger } from "./services/internal/stderrLogger.js"
 import { type LoadedSession, type LoadOptions, SessionLoader } from "./services/SessionLoader.js"
 
 /**
@@ -92,7 +95,14 @@ export class Tif1Client {
    * (for example `{ http: { ca } }` to trust a local mirror's certificate).
    */
   static async make(overrides: Tif1ConfigOverrides = {}, parts: Tif1LayerParts = {}): Promise<Tif1Client> {
-    const runtime = ManagedRuntime.make(layerConfig(overrides, parts))
+    // Log lines on stderr at `log_level`; the logger is in place before the config is read, so
+    // its own warnings (an unknown key) go there too.
+    const minimumLevel = Layer.unwrapEffect(
+      Effect.map(Tif1Config, (config) => Logger.minimumLogLevel(logLevelOf(config.logLevel)))
+    )
+    const runtime = ManagedRuntime.make(
+      minimumLevel.pipe(Layer.provideMerge(layerConfig(overrides, parts)), Layer.provideMerge(stderrLogger()))
+    )
     const exit = await runtime.runPromiseExit(Effect.void)
     if (Exit.isFailure(exit)) {
       await runtime.dispose()

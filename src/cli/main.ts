@@ -12,6 +12,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -26,6 +27,7 @@ import { configKeys, envName, loadConfig, snakeCase, Tif1Config, version } from 
 import { Cache, databaseFileName } from "../services/Cache.js"
 import { CdnManager } from "../services/CdnManager.js"
 import { Fetcher } from "../services/Fetcher.js"
+import { logLevelOf, stderrLogger } from "../services/internal/stderrLogger.js"
 import { runDemo } from "./demo.js"
 import { loadWithProgress } from "./load.js"
 import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
@@ -213,18 +215,45 @@ const cli = Command.run(tif1, { name: "tif1", version })
 const isVerbose = process.argv.includes("--verbose")
 
 /** Log lines on stderr, clearing a live progress line first. */
-const logger = Logger.replace(
-  Logger.defaultLogger,
-  Logger.make(({ logLevel, message }) => {
-    const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-    process.stderr.write(`${stderr.isTTY ? "\r\x1b[K" : ""}${logLevel.label.toLowerCase()}: ${text}\n`)
-  })
-)
+const logger = stderrLogger(() => (stderr.isTTY ? "\r\x1b[K" : ""))
 
-const program = cli(process.argv).pipe(
-  Effect.provide(Layer.merge(NodeContext.layer, logger)),
-  Logger.withMinimumLogLevel(isVerbose ? LogLevel.Debug : LogLevel.Warning)
-)
+/** Escape codes only for a terminal, and never under `NO_COLOR` (https://no-color.org). */
+const colorFor = (stream: NodeJS.WriteStream) => stream.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+const ansiEscape = /\x1b\[[0-9;]*[A-Za-z]/g
+const plain = (args: ReadonlyArray<unknown>) =>
+  args.map((arg) => (typeof arg === "string" ? arg.replaceAll(ansiEscape, "") : arg))
+
+/** `@effect/cli` prints help and usage errors through `Console` with escape codes: strip them where they do not belong. */
+const withoutStrayEscapes = (base: Console.Console): Console.Console => ({
+  ...base,
+  log: (...args) => base.log(...(colorFor(process.stdout) ? args : plain(args))),
+  error: (...args) => base.error(...(colorFor(process.stderr) ? args : plain(args))),
+  unsafe: {
+    ...base.unsafe,
+    log: (...args) => base.unsafe.log(...(colorFor(process.stdout) ? args : plain(args))),
+    error: (...args) => base.unsafe.error(...(colorFor(process.stderr) ? args : plain(args)))
+  }
+})
+
+/**
+ * `--verbose` is debug; otherwise `log_level` from the environment or config file. A config that
+ * does not load leaves warning here: the command itself then fails with that config error.
+ */
+const minimumLogLevel = isVerbose
+  ? Effect.succeed(LogLevel.Debug)
+  : loadConfig().pipe(
+    Effect.map((config) => logLevelOf(config.logLevel)),
+    Effect.orElseSucceed(() => LogLevel.Warning),
+    Logger.withMinimumLogLevel(LogLevel.None) // its warnings come again when the command loads it
+  )
+
+const program = Effect.flatMap(
+  minimumLogLevel,
+  (level) =>
+    Console.consoleWith((base) => cli(process.argv).pipe(Console.withConsole(withoutStrayEscapes(base)))).pipe(
+      Logger.withMinimumLogLevel(level)
+    )
+).pipe(Effect.provide(Layer.merge(NodeContext.layer, logger)))
 
 const fiber = Effect.runFork(program)
 let stoppedBySignal = false

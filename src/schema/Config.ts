@@ -96,6 +96,12 @@ export interface Tif1ConfigValues {
   readonly validateTelemetry: boolean
   /** Seconds between connection-stats debug log lines; 0 = off. */
   readonly connectionStatsLogInterval: number
+  /**
+   * The library's own log lines (written to stderr) at this level and above, for the Promise
+   * client and the `tif1` command. Effect programs keep their own `Logger` and minimum level:
+   * the Effect layers install no logger.
+   */
+  readonly logLevel: Tif1LogLevel
   /** Accepted for tif1 compatibility; Node does the I/O on one thread, so it has no effect. */
   readonly maxWorkers: number
   /**
@@ -108,6 +114,20 @@ export interface Tif1ConfigValues {
   /** Accepted for tif1 compatibility (see `poolExhaustionBackoffBase`). */
   readonly poolExhaustionBackoffMax: number
 }
+
+/**
+ * The values of `log_level`, quietest first.
+ *
+ * @since 0.2.0
+ */
+export const logLevels = ["none", "error", "warning", "info", "debug"] as const
+
+/**
+ * A `log_level` value.
+ *
+ * @since 0.2.0
+ */
+export type Tif1LogLevel = typeof logLevels[number]
 
 /**
  * Settings given in code, camelCased, same units. Any subset.
@@ -189,6 +209,16 @@ const optionalInteger = (min: number): KeySpec<number | undefined> => {
 const string = (defaultValue: () => string): KeySpec<string> => ({
   defaultValue,
   parse: (raw) => (typeof raw === "string" && raw.trim() !== "" ? ok(raw.trim()) : bad("expected a non-empty string"))
+})
+
+const oneOf = <const A extends string>(defaultValue: A, values: ReadonlyArray<A>): KeySpec<A> => ({
+  defaultValue: () => defaultValue,
+  parse: (raw) => {
+    const word = typeof raw === "string" ? raw.trim().toLowerCase() : undefined
+    return word !== undefined && (values as ReadonlyArray<string>).includes(word)
+      ? ok(word as A)
+      : bad(`expected one of ${values.join(", ")}`)
+  }
 })
 
 const list = (
@@ -291,6 +321,7 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   validateLapTimes: boolean(false),
   validateTelemetry: boolean(false),
   connectionStatsLogInterval: number(60, { min: 0 }),
+  logLevel: oneOf("warning", logLevels),
   maxWorkers: number(20, { min: 1, integer: true }),
   jsonParseWorkers: number(0, { min: 0, max: 64, integer: true }),
   poolExhaustionBackoffBase: number(0.1, { min: 0 }),

@@ -14,7 +14,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -22,7 +25,6 @@ import * as V8 from "node:v8"
 import * as Zlib from "node:zlib"
 import { Tif1Config } from "../schema/Config.js"
 import { isTelemetryPath } from "../schema/DataRequest.js"
-import { Tif1ConfigError } from "../schema/Errors.js"
 import { deepFreeze, parseJsonBytes } from "./internal/json.js"
 
 /**
@@ -377,13 +379,18 @@ export const makeSqliteTier = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   /** Log a failed statement with what it means for the caller; the cache never fails a fetch. */
   const warn = (what: string, outcome: string) => (error: unknown) =>
-    Effect.logWarning(`cache: ${what} failed, ${outcome}: ${String(error)}`)
+    Effect.logWarning(`cache: ${what} failed, ${outcome}: ${describeSqliteError(error)}`)
   yield* sql`PRAGMA busy_timeout = 5000`
   // WAL (the client's default) with NORMAL sync: commits stay atomic through a crash, without an
   // fsync per cached file (which would block the event loop for each write).
   yield* sql`PRAGMA synchronous = NORMAL`
   yield* sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`
-  yield* sql.withTransaction(Effect.gen(function*() {
+  // BEGIN IMMEDIATE: the setup reads, then writes. A deferred BEGIN would take a read lock and
+  // then fail at once with SQLITE_BUSY when a second process opening the same fresh folder holds
+  // the write lock (an upgrade never waits: it could deadlock); a writer from the start waits for
+  // the busy timeout like any other write.
+  yield* sql`BEGIN IMMEDIATE`
+  yield* Effect.gen(function*() {
     const rows = yield* sql<{ version: number }>`SELECT version FROM schema_version`
     let version = rows[0]?.version ?? 0
     if (rows.length === 0) yield* sql`INSERT INTO schema_version (version) VALUES (0)`
@@ -392,7 +399,8 @@ export const makeSqliteTier = Effect.gen(function*() {
       version++
       yield* sql`UPDATE schema_version SET version = ${version}`
     }
-  }))
+    yield* sql`COMMIT`
+  }).pipe(Effect.onError(() => Effect.ignore(sql`ROLLBACK`)))
   let corruptRowsDropped = 0
 
   const dropCorrupt = (key: string, why: string) =>
@@ -507,45 +515,119 @@ export const makeSqliteTier = Effect.gen(function*() {
  */
 export const databaseFileName = "tif1-cache.sqlite"
 
-/** Open (creating the folder) the SQLite tier in a folder; a folder that cannot be used fails clearly. */
-const openSqliteTier = (cacheDir: string) =>
+/** The SQLite result code in an error or its causes (`SQLITE_BUSY`, ...), if any. */
+const sqliteCode = (error: unknown): string | undefined => {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/** What an error means for the user, by its SQLite code. */
+const sqliteMeaning: Record<string, string> = {
+  SQLITE_BUSY: "another process held the database locked for longer than the 5 s busy timeout",
+  SQLITE_LOCKED: "the database is locked by another connection",
+  SQLITE_FULL: "the disk is full",
+  SQLITE_READONLY: "the database file or its folder is read-only",
+  SQLITE_CANTOPEN: "the database file cannot be opened (permissions, or a missing folder)",
+  SQLITE_IOERR: "the disk reported an I/O error",
+  SQLITE_CORRUPT: "the database file is damaged",
+  SQLITE_NOTADB: "the file is not a SQLite database",
+  SQLITE_PERM: "permission denied",
+  SQLITE_NOMEM: "out of memory"
+}
+
+/**
+ * An error as a user reads it: the SQLite code and what it means, then the driver's message
+ * (`SqlError: Failed to execute statement` alone says neither).
+ *
+ * @since 0.2.0
+ */
+export const describeSqliteError = (error: unknown): string => {
+  const code = sqliteCode(error)
+  // Extended codes (SQLITE_IOERR_WRITE) mean what their primary code (SQLITE_IOERR) means.
+  const meaning = code === undefined ? undefined : sqliteMeaning[code.split("_").slice(0, 2).join("_")]
+  const messages: Array<string> = []
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const message = current instanceof Error ? current.message : String(current)
+    if (message !== "" && !messages.includes(message)) messages.push(message)
+    current = (current as { cause?: unknown }).cause
+  }
+  return [code, meaning, messages.join(": ")].filter((part) => part !== undefined && part !== "").join(", ")
+}
+
+/** The native module failed to load (missing build, or built for another Node). */
+const isNativeBindingFailure = (error: unknown): boolean =>
+  /better_sqlite3\.node|bindings file|NODE_MODULE_VERSION|was compiled against a different Node|invalid ELF header|ERR_DLOPEN_FAILED/i
+    .test(describeSqliteError(error))
+
+const closeQuietly = (scope: Scope.CloseableScope) => Scope.close(scope, Exit.void)
+
+/**
+ * Open the SQLite tier in a folder, or explain why there is none. A cache is an optimization:
+ * nothing here stops a fetch. A damaged file is moved aside (renamed with a timestamp) and a new
+ * one created; an unwritable folder, a full disk or a native module that does not load is one
+ * warning, then a run without the persistent tier.
+ */
+const openSqliteTier = (cacheDir: string): Effect.Effect<PersistentTier | undefined, never, Scope.Scope> =>
   Effect.gen(function*() {
     const filename = Path.join(cacheDir, databaseFileName)
-    yield* Effect.try({
-      try: () => {
-        Fs.mkdirSync(cacheDir, { recursive: true })
-        Fs.accessSync(cacheDir, Fs.constants.W_OK)
-      },
-      catch: (error) =>
-        new Tif1ConfigError({
-          key: "cache_dir",
-          source: "cache",
-          value: cacheDir,
-          reason: `not usable: ${String(error)}`
-        })
+    const withoutTier = (why: string) =>
+      Effect.as(Effect.logWarning(`cache: ${why}; running without the persistent cache (memory only)`), undefined)
+    const folder = yield* Effect.either(Effect.try(() => {
+      Fs.mkdirSync(cacheDir, { recursive: true })
+      Fs.accessSync(cacheDir, Fs.constants.W_OK)
+    }))
+    if (Either.isLeft(folder)) {
+      return yield* withoutTier(`the folder ${cacheDir} is not usable (${String(folder.left.error)})`)
+    }
+    const outer = yield* Effect.scope
+    const attempt = Effect.gen(function*() {
+      const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+      const opened = yield* SqliteClient.make({ filename }).pipe(
+        Effect.flatMap((client) => Effect.provideService(makeSqliteTier, SqlClient.SqlClient, client)),
+        Effect.provide(Reactivity.layer),
+        Scope.extend(scope),
+        Effect.catchAllDefect(Effect.fail),
+        Effect.either
+      )
+      if (Either.isLeft(opened)) yield* closeQuietly(scope)
+      return opened
     })
-    const client = yield* SqliteClient.make({ filename }).pipe(
-      Effect.provide(Reactivity.layer),
-      Effect.catchAllDefect((defect) =>
-        new Tif1ConfigError({
-          key: "cache_dir",
-          source: "cache",
-          value: filename,
-          reason: `cannot open the cache database: ${String(defect)}`
-        })
+    const first = yield* attempt
+    if (Either.isRight(first)) return first.right
+    const cause = first.left
+    if (isNativeBindingFailure(cause)) {
+      return yield* Effect.as(
+        Effect.logError(
+          `cache: the SQLite module better-sqlite3 does not load (${describeSqliteError(cause)}); ` +
+            "rebuild it for this Node with `npm rebuild better-sqlite3`; running without the persistent cache"
+        ),
+        undefined
       )
+    }
+    const code = sqliteCode(cause)
+    if (code !== "SQLITE_NOTADB" && !code?.startsWith("SQLITE_CORRUPT")) {
+      return yield* withoutTier(`cannot open ${filename}: ${describeSqliteError(cause)}`)
+    }
+    const now = yield* Clock.currentTimeMillis
+    const aside = `${filename}.corrupt-${new Date(now).toISOString().replaceAll(":", "-")}`
+    const moved = yield* Effect.either(Effect.try(() => {
+      Fs.renameSync(filename, aside)
+      for (const suffix of ["-wal", "-shm"]) Fs.rmSync(`${filename}${suffix}`, { force: true })
+    }))
+    if (Either.isLeft(moved)) {
+      return yield* withoutTier(`${filename} is damaged and cannot be moved aside (${String(moved.left.error)})`)
+    }
+    yield* Effect.logWarning(
+      `cache: ${filename} was damaged (${describeSqliteError(cause)}); moved it to ${aside} and started a new cache`
     )
-    return yield* makeSqliteTier.pipe(
-      Effect.provideService(SqlClient.SqlClient, client),
-      Effect.mapError((error) =>
-        new Tif1ConfigError({
-          key: "cache_dir",
-          source: "cache",
-          value: filename,
-          reason: `cannot prepare the cache database: ${String(error)}`
-        })
-      )
-    )
+    const second = yield* attempt
+    return Either.isRight(second)
+      ? second.right
+      : yield* withoutTier(`cannot create a new ${filename}: ${describeSqliteError(second.left)}`)
   })
 
 const memoryOptions = (config: Tif1Config["Type"]) => ({
@@ -586,7 +668,7 @@ export const layerMemory: Layer.Layer<Cache, never, Tif1Config> = Layer.effect(
  *
  * @since 0.1.0
  */
-export const layerSqlite: Layer.Layer<Cache, Tif1ConfigError, Tif1Config> = Layer.scoped(
+export const layerSqlite: Layer.Layer<Cache, never, Tif1Config> = Layer.scoped(
   Cache,
   Effect.gen(function*() {
     const config = yield* Tif1Config
@@ -601,6 +683,6 @@ export const layerSqlite: Layer.Layer<Cache, Tif1ConfigError, Tif1Config> = Laye
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Cache, Tif1ConfigError, Tif1Config> = Layer.unwrapEffect(
+export const layer: Layer.Layer<Cache, never, Tif1Config> = Layer.unwrapEffect(
   Effect.map(Tif1Config, (config) => (config.ciMode || !config.enableCache ? layerNone : layerSqlite))
 )

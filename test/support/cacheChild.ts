@@ -2,7 +2,7 @@
  * A child process for cache tests: writes `count` deterministic entries with keys
  * `{prefix}-{i}` into the SQLite cache in `dir`, printing progress, then reads back the keys
  * listed in READ_KEYS (comma-separated) and prints how many it found intact.
- * Usage: node --import tsx test/support/cacheChild.ts <dir> <prefix> <count>
+ * Usage: [OPEN_AT=<epoch ms>] node --import tsx test/support/cacheChild.ts <dir> <prefix> <count>
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -35,7 +35,11 @@ const program = Effect.gen(function*() {
   process.stdout.write(`intact ${intact}\n`)
 })
 
+/** Processes racing to open one folder all start at the wall-clock time OPEN_AT (ms), if given. */
+const openAt = Number(process.env.OPEN_AT ?? 0)
+
 if (dir !== undefined) {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, openAt - Date.now())))
   Effect.runPromise(
     program.pipe(
       Effect.provide(Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir: dir })), Layer.orDie))

@@ -1,0 +1,186 @@
+/**
+ * Opening the cache as a user's machine offers it: a damaged file, a folder that cannot be used,
+ * several processes opening one fresh folder at once. None of them stops a fetch.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import { Tif1Config } from "../src/schema/Config.js"
+import * as Cache from "../src/services/Cache.js"
+import { Fetcher } from "../src/services/Fetcher.js"
+import { repoRoot } from "./support/cli.js"
+import { fixturesRoot, stack } from "./support/stack.js"
+
+const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-open-"))
+
+/** A logger that keeps every line, to check what the user is told. */
+const capturedLogs = () => {
+  const lines: Array<string> = []
+  const layer = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      lines.push(`${logLevel.label}: ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+    })
+  )
+  return { lines, layer }
+}
+
+/** Fetch drivers.json through the whole stack with the SQLite cache in `cacheDir`; the cache's stats after. */
+const fetchWithCacheIn = (origin: string, cacheDir: string, logs: Layer.Layer<never>) =>
+  Effect.gen(function*() {
+    const value = yield* Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ ...race, path: "drivers.json" }))
+    const stats = yield* Effect.flatMap(Cache.Cache, (cache) => cache.stats)
+    return { value, stats }
+  }).pipe(
+    Effect.provide(stack(
+      { cdns: [origin] },
+      Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+    )),
+    Effect.provide(logs)
+  )
+
+describe("Cache: opening the database", () => {
+  it.scopedLive("a file that is not a database is moved aside with a warning and a new cache is created", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
+      const cacheDir = tempDir()
+      const damaged = Buffer.concat([Buffer.from("this was a cache once"), Buffer.alloc(8192, 7)])
+      Fs.writeFileSync(Path.join(cacheDir, Cache.databaseFileName), damaged)
+      const logs = capturedLogs()
+      const { stats, value } = yield* fetchWithCacheIn(mirror.origin, cacheDir, logs.layer)
+      expect((value.drivers as Array<unknown>).length).toBe(20)
+      expect(stats.sqlite.enabled).toBe(true)
+      expect(stats.sqlite.entries).toBe(1)
+      const aside = Fs.readdirSync(cacheDir).filter((name) => name.startsWith(`${Cache.databaseFileName}.corrupt-`))
+      expect(aside).toHaveLength(1)
+      expect(Fs.readFileSync(Path.join(cacheDir, aside[0]!))).toEqual(damaged)
+      const warning = logs.lines.find((line) => line.includes("moved it to"))
+      expect(warning).toMatch(/^WARN: .*SQLITE_NOTADB, the file is not a SQLite database/)
+      // The new file is a working cache: a new stack on the folder answers from it with no request.
+      const hitsBefore = mirror.hits()
+      const again = yield* fetchWithCacheIn(mirror.origin, cacheDir, capturedLogs().layer)
+      expect(again.stats.sqlite.hits).toBe(1)
+      expect(mirror.hits()).toBe(hitsBefore)
+    }))
+
+  it.scopedLive("a folder that cannot be created is one warning, then a run without the persistent tier", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
+      const blocker = Path.join(tempDir(), "a-file")
+      Fs.writeFileSync(blocker, "not a folder")
+      const logs = capturedLogs()
+      const { stats, value } = yield* fetchWithCacheIn(mirror.origin, Path.join(blocker, "cache"), logs.layer)
+      expect((value.drivers as Array<unknown>).length).toBe(20)
+      expect(stats.sqlite.enabled).toBe(false)
+      const warnings = logs.lines.filter((line) => line.startsWith("WARN: cache:"))
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatch(/is not usable \(.*ENOTDIR.*\); running without the persistent cache/)
+    }))
+
+  it.live("processes opening one fresh folder at the same moment all get a working cache", () =>
+    Effect.promise(async () => {
+      const child = Path.join(repoRoot, "test/support/cacheChild.ts")
+      const tsx = Path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")
+      for (let round = 0; round < 2; round++) {
+        const dir = Path.join(tempDir(), "fresh")
+        const openAt = String(Date.now() + 2500) // after every child has loaded its modules
+        const runs = Array.from(
+          { length: 8 },
+          (_, index) =>
+            new Promise<{ code: number | null; err: string }>((resolve) => {
+              const process = ChildProcess.spawn(
+                globalThis.process.execPath,
+                ["--import", tsx, child, dir, `p${index}`, "1"],
+                {
+                  stdio: ["ignore", "ignore", "pipe"],
+                  timeout: 60_000,
+                  env: { ...globalThis.process.env, OPEN_AT: openAt }
+                }
+              )
+              let err = ""
+              process.stderr!.on("data", (chunk) => (err += chunk))
+              process.on("close", (code) => resolve({ code, err }))
+            })
+        )
+        const results = await Promise.all(runs)
+        for (const result of results) {
+          expect(result.err).toBe("")
+          expect(result.code).toBe(0)
+        }
+        const database = new Database(Path.join(dir, Cache.databaseFileName), { readonly: true })
+        const keys = database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>
+        database.close()
+        expect(keys.map((row) => row.key).sort()).toEqual(Array.from({ length: 8 }, (_, index) => `p${index}-0.json`))
+      }
+    }))
+
+  it.live("opening waits for another process that is setting the schema up, then uses its work", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const file = Path.join(dir, Cache.databaseFileName)
+      // Another process in the middle of its setup: the table exists, its first row is written but not committed.
+      const holder = ChildProcess.spawn(globalThis.process.execPath, [
+        "-e",
+        `const Database = require(${JSON.stringify(Path.join(repoRoot, "node_modules/better-sqlite3"))})
+const db = new Database(${JSON.stringify(file)})
+db.pragma("journal_mode = WAL")
+db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+db.exec("BEGIN IMMEDIATE")
+db.exec("INSERT INTO schema_version (version) VALUES (0)")
+process.stdout.write("locked\\n")
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500)
+db.exec("COMMIT")
+db.close()`
+      ], { stdio: ["ignore", "pipe", "inherit"], timeout: 30_000 })
+      yield* Effect.async<void>((resume) => {
+        holder.stdout!.on("data", (chunk: Buffer) => {
+          if (chunk.toString().includes("locked")) resume(Effect.void)
+        })
+      }).pipe(Effect.timeout("20 seconds"), Effect.orDie)
+      const logs = capturedLogs()
+      const stats = yield* Effect.flatMap(
+        Cache.Cache,
+        (cache) => Effect.zipRight(cache.set("k.json", { a: 1 }), cache.stats)
+      )
+        .pipe(
+          Effect.provide(Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir: dir })))),
+          Effect.provide(logs.layer),
+          Effect.scoped
+        )
+      expect(logs.lines).toEqual([])
+      expect(stats.sqlite.enabled).toBe(true)
+      expect(stats.sqlite.entries).toBe(1)
+      const database = new Database(file, { readonly: true })
+      const versions = database.prepare("SELECT version FROM schema_version").all()
+      database.close()
+      expect(versions).toHaveLength(1)
+    }))
+
+  it("a failed statement's warning names the SQLite code and what it means", () => {
+    const dir = tempDir()
+    const file = Path.join(dir, "readonly.sqlite")
+    new Database(file).exec("CREATE TABLE t (x)").close()
+    const readonly = new Database(file, { readonly: true })
+    let thrown: unknown
+    try {
+      readonly.exec("INSERT INTO t VALUES (1)")
+    } catch (error) {
+      thrown = error
+    } finally {
+      readonly.close()
+    }
+    const described = Cache.describeSqliteError(new SqlError({ cause: thrown, message: "Failed to execute statement" }))
+    expect(described).toMatch(
+      /^SQLITE_READONLY, the database file or its folder is read-only, Failed to execute statement/
+    )
+  })
+})

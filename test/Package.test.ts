@@ -85,7 +85,20 @@ beforeAll(async () => {
     "vitest@^3.2"
   ], { cwd: project, env: userEnv(), timeoutMs: 600_000 })
   if (installed.code !== 0) throw new Error(`npm install of the tarball failed:\n${installed.stderr}`)
-  console.log(`package: tarball ${report[0]!.size} bytes, installed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const installSeconds = (Date.now() - started) / 1000
+  const packages = await run(npm, ["ls", "--all", "--parseable"], { cwd: project, env: userEnv() })
+  const size = await run("du", ["-sm", Path.join(project, "node_modules")], { cwd: project })
+  const importTime = await run(process.execPath, [
+    "--input-type=module",
+    "-e",
+    "const t = performance.now(); await import('tif1-effect'); console.log((performance.now() - t).toFixed(0))"
+  ], { cwd: project, env: userEnv() })
+  // Figures for the closing notes (with the test libraries the README names installed beside it).
+  console.log(
+    `package: tarball ${report[0]!.size} bytes; install ${installSeconds.toFixed(1)} s; ` +
+      `${packages.stdout.trim().split("\n").length - 1} packages; node_modules ${size.stdout.split("\t")[0]} MB; ` +
+      `import ${importTime.stdout.trim()} ms`
+  )
   const mirror = await Effect.runPromise(
     Scope.extend(MirrorServer.make({ root: fixturesRoot, protocol: "h1" }), scope)
   )
@@ -146,6 +159,46 @@ try {
     expect(result.stderr).toBe("")
     expect(result.code).toBe(0)
     expect(result.stdout.trim()).toBe(fixtureDrivers.join(" "))
+  })
+
+  it("writes its log lines to stderr, never stdout, at log_level", async () => {
+    Fs.writeFileSync(
+      Path.join(project, "logs.mjs"),
+      `import { Tif1Client } from "tif1-effect"
+const client = await Tif1Client.make({ cacheDir: process.argv[2], madeUpSetting: 1 })
+await client.close()
+console.log("done")
+`
+    )
+    const cacheDir = Path.join(work, "cache-logs")
+    const warned = await run(process.execPath, ["logs.mjs", cacheDir], { cwd: project, env: userEnv() })
+    expect(warned.code).toBe(0)
+    expect(warned.stdout).toBe("done\n")
+    expect(warned.stderr).toBe("warning: unknown config override madeUpSetting (ignored)\n")
+    const quiet = await run(process.execPath, ["logs.mjs", cacheDir], {
+      cwd: project,
+      env: { ...userEnv(), TIF1_LOG_LEVEL: "error" }
+    })
+    expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, "done\n", ""])
+  })
+
+  it("without its native SQLite module, says so and how to rebuild it, and still fetches", async () => {
+    const binding = Path.join(project, "node_modules/better-sqlite3/build/Release/better_sqlite3.node")
+    Fs.renameSync(binding, `${binding}.away`)
+    try {
+      const result = await run(process.execPath, [
+        "fetch.mjs",
+        MirrorServer.templateFor(origin),
+        Path.join(work, "cache-no-binding")
+      ], { cwd: project, env: userEnv() })
+      expect(result.code).toBe(0)
+      expect(result.stdout.trim()).toBe(fixtureDrivers.join(" "))
+      expect(result.stderr).toMatch(/^error: cache: the SQLite module better-sqlite3 does not load \(.*\); rebuild it/)
+      expect(result.stderr).toContain("`npm rebuild better-sqlite3`")
+      expect(result.stderr).not.toContain("cache_dir")
+    } finally {
+      Fs.renameSync(`${binding}.away`, binding)
+    }
   })
 
   it("require()s from a .cjs file", async () => {

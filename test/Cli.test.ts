@@ -152,6 +152,48 @@ describe("tif1 CLI (child process)", () => {
       expect(row("reuse")).toMatch(/%$/)
     }))
 
+  it.scopedLive("load --json prints the summary as one JSON object; stats and config --json too", () =>
+    Effect.gen(function*() {
+      const { env, mirror } = yield* fixtureMirror
+      const home = sandbox()
+      const loaded = yield* Effect.promise(() =>
+        runCli(["load", "2025", "Australian Grand Prix", "Race", "--json"], { home, env })
+      )
+      expect(loaded.code).toBe(0)
+      const summary = JSON.parse(loaded.stdout)
+      expect(summary).toMatchObject({
+        year: 2025,
+        session: "Race",
+        interrupted: false,
+        delivered: 21,
+        files: 23,
+        notFound: 2
+      })
+      expect(summary.requests).toBe(mirror.hits())
+      const stats = JSON.parse((yield* Effect.promise(() => runCli(["stats", "--json"], { home, env }))).stdout)
+      expect(stats.cache.sqlite.entries).toBe(21)
+      expect(stats.cdns[0].baseUrl).toBe(MirrorServer.templateFor(mirror.origin))
+      const config = JSON.parse((yield* Effect.promise(() => runCli(["config", "--json"], { home, env }))).stdout)
+      expect(config.max_retries).toEqual({ value: 0, source: "env TIF1_MAX_RETRIES", env: "TIF1_MAX_RETRIES" })
+      expect(config.log_level).toEqual({ value: "warning", source: "default", env: "TIF1_LOG_LEVEL" })
+    }))
+
+  it.scopedLive("Ctrl-C during load cancels it, prints interrupted and what was loaded, and exits 130", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 400 } })
+      const run = startCli(["load", "2025", "Australian Grand Prix", "Race", "--telemetry"], {
+        home: sandbox(),
+        env: { TIF1_CDNS: MirrorServer.templateFor(mirror.origin), TIF1_MAX_RETRIES: "0" }
+      })
+      yield* eventually(() => mirror.hits() >= 1, "the load's first request", 30_000)
+      run.child.kill("SIGINT")
+      const result = yield* Effect.promise(() => run.done)
+      expect(result.code).toBe(130)
+      expect(result.stderr.trim().split("\n").at(-1)).toBe("interrupted")
+      expect(result.stdout).toMatch(/^2025 Australian Grand Prix Race \(interrupted\)$/m)
+      expect(result.stdout).toMatch(/^ {2}files\s+\d+ completed of \d+ known$/m)
+    }))
+
   it.live("config shows each value with its source and variable", () =>
     Effect.gen(function*() {
       const home = sandbox()

@@ -17,7 +17,7 @@ import {
   SessionLoader,
   type SessionRef
 } from "../services/SessionLoader.js"
-import { makeProgress, type Output, summaryTable } from "./render.js"
+import { makeProgress, type Output, type PartialLoad, partialTable, summaryTable } from "./render.js"
 
 /** How often the progress line is redrawn. */
 const redrawEvery = "100 millis"
@@ -40,21 +40,38 @@ export const connectionsSince = (before: ConnectionStats, after: ConnectionStats
 }
 
 /**
- * Load one session, drawing progress on `progress` and writing the summary table to `report`.
+ * Where a load's output goes: the live progress, and the summary (a table, or one JSON object
+ * with `json`).
+ *
+ * @since 0.2.0
+ */
+export interface LoadOutput {
+  readonly label: string
+  readonly progress: Output
+  readonly report: (text: string) => void
+  readonly json?: boolean
+}
+
+/**
+ * Load one session, drawing progress on `progress` and writing the summary to `report`. When
+ * interrupted (Ctrl-C), the requests in flight are cancelled and what was loaded until then is
+ * reported, marked `interrupted`.
  *
  * @since 0.1.0
  */
 export const loadWithProgress = (
   ref: SessionRef,
   options: Omit<LoadOptions, "onProgress">,
-  output: { readonly label: string; readonly progress: Output; readonly report: (text: string) => void }
+  output: LoadOutput
 ): Effect.Effect<LoadSummary, FetchError, SessionLoader | Fetcher | HttpSession> =>
   Effect.gen(function*() {
     const loader = yield* SessionLoader
     const fetcher = yield* Fetcher
     const http = yield* HttpSession
     const connectionsBefore = yield* http.stats
-    const bytesBefore = (yield* fetcher.stats).bytes
+    const fetcherBefore = yield* fetcher.stats
+    const bytesBefore = fetcherBefore.bytes
+    const startedAt = Date.now()
     const display = makeProgress(output.progress, output.label)
     let latest: LoadProgress = { phase: "metadata", completed: 0, total: 0 }
     const redraw = Effect.flatMap(fetcher.stats, (stats) =>
@@ -68,9 +85,43 @@ export const loadWithProgress = (
     }).pipe(
       Effect.ensuring(
         Fiber.interrupt(ticker).pipe(Effect.zipRight(redraw), Effect.zipRight(Effect.sync(display.finish)))
+      ),
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const now = yield* fetcher.stats
+          const partial: PartialLoad = {
+            interrupted: true,
+            completed: latest.completed,
+            known: latest.total,
+            requests: now.requests - fetcherBefore.requests,
+            bytes: now.bytes - fetcherBefore.bytes,
+            seconds: (Date.now() - startedAt) / 1000,
+            retries: now.retries - fetcherBefore.retries,
+            cacheHits: now.cacheHits - fetcherBefore.cacheHits
+          }
+          output.report(
+            output.json === true
+              ? `${JSON.stringify({ year: ref.year, gp: ref.gp, session: ref.session, ...partial })}\n`
+              : `${ref.year} ${ref.gp} ${ref.session} (interrupted)\n${partialTable(partial)}`
+          )
+        })
       )
     )
     const connections = connectionsSince(connectionsBefore, yield* http.stats)
-    output.report(`${loaded.year} ${loaded.gp} ${loaded.session}\n${summaryTable(loaded.summary, connections)}`)
+    output.report(
+      output.json === true
+        ? `${
+          JSON.stringify({
+            year: loaded.year,
+            gp: loaded.gp,
+            session: loaded.session,
+            interrupted: false,
+            ...loaded.summary,
+            connections: connections.connectionsCreated,
+            reuseRate: connections.reuseRate
+          })
+        }\n`
+        : `${loaded.year} ${loaded.gp} ${loaded.session}\n${summaryTable(loaded.summary, connections)}`
+    )
     return loaded.summary
   })

@@ -46,6 +46,8 @@ const session = Args.text({ name: "session" }).pipe(
   Args.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
 )
 
+const json = Options.boolean("json").pipe(Options.withDescription("print the result as one JSON object"))
+
 const telemetry = Options.boolean("telemetry").pipe(Options.withDescription("include every lap's telemetry"))
 
 /** The session named by the positional arguments. */
@@ -84,13 +86,14 @@ const load = Command.make(
     gp,
     session,
     telemetry,
+    json,
     verbose
   },
   (args) =>
     loadWithProgress(
       sessionOf(args),
       { telemetry: args.telemetry },
-      { label: args.session, progress: stderr, report: stdout }
+      { label: args.session, progress: stderr, report: stdout, json: args.json }
     ).pipe(Effect.provide(Tif1.layer))
 ).pipe(Command.withDescription(
   "Load a session (drivers, laps, weather, race control; telemetry with --telemetry) with a progress bar, " +
@@ -166,13 +169,19 @@ const mirror = Command.make(
   Command.withSubcommands([pull, serve])
 )
 
-const stats = Command.make("stats", { verbose }, () =>
+const stats = Command.make("stats", { json, verbose }, (args) =>
   Effect.gen(function*() {
     const config = yield* Tif1Config
     const cache = yield* (yield* Cache).stats
     const sources = yield* (yield* CdnManager).sources
+    const file = config.enableCache ? Path.join(config.cacheDir, databaseFileName) : null
+    if (args.json) {
+      return stdout(
+        `${JSON.stringify({ cacheFile: file, cache, cdns: sources.map(({ baseUrl, name }) => ({ name, baseUrl })) })}\n`
+      )
+    }
     stdout(table([
-      ["cache file", config.enableCache ? Path.join(config.cacheDir, databaseFileName) : "(cache disabled)"],
+      ["cache file", file ?? "(cache disabled)"],
       ["cached files", String(cache.sqlite.entries)],
       ["cached MB", megabytes(cache.sqlite.bytes)],
       ["known missing", String(cache.negative.entries)],
@@ -184,16 +193,25 @@ const stats = Command.make("stats", { verbose }, () =>
 
 const config = Command.make(
   "config",
-  { verbose },
-  () =>
+  { json, verbose },
+  (args) =>
     Effect.map(loadConfig(), (resolved) =>
-      stdout(table(configKeys.map((key) => {
-        const value = resolved[key]
-        return [
-          snakeCase(key),
-          `${value === undefined ? "(auto)" : JSON.stringify(value)}  from ${resolved.sources[key]}  [${envName(key)}]`
-        ] as const
-      }))))
+      args.json
+        ? stdout(`${
+          JSON.stringify(Object.fromEntries(configKeys.map((key) => [
+            snakeCase(key),
+            { value: resolved[key] ?? null, source: resolved.sources[key], env: envName(key) }
+          ])))
+        }\n`)
+        : stdout(table(configKeys.map((key) => {
+          const value = resolved[key]
+          return [
+            snakeCase(key),
+            `${value === undefined ? "(auto)" : JSON.stringify(value)}  from ${resolved.sources[key]}  [${
+              envName(key)
+            }]`
+          ] as const
+        }))))
 ).pipe(Command.withDescription("Show the effective configuration and where each value came from."))
 
 const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr, report: stdout })).pipe(
@@ -263,9 +281,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Effect.runFork(Fiber.interrupt(fiber))
   })
 }
+/** Ctrl-C is how `mirror serve` is meant to stop; any other command it interrupts (exit 130). */
+const servesUntilStopped = process.argv.includes("serve")
+
 fiber.addObserver((exit) => {
-  // Ctrl-C is how `mirror serve` is meant to stop.
-  if (Exit.isSuccess(exit) || (stoppedBySignal && Cause.isInterruptedOnly(exit.cause))) return
+  if (Exit.isSuccess(exit)) return
+  if (stoppedBySignal && Cause.isInterruptedOnly(exit.cause)) {
+    if (servesUntilStopped) return
+    process.stderr.write("interrupted\n")
+    process.exitCode = 130
+    return
+  }
   const diagnosis = diagnose(exit.cause)
   if (diagnosis.line !== "") process.stderr.write(`error: ${diagnosis.line}\n`)
   if (diagnosis.hint !== undefined) process.stderr.write(`hint: ${diagnosis.hint}\n`)

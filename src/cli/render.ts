@@ -43,6 +43,9 @@ export const stderr: Output = {
 export const megabytes = (bytes: number): string => (bytes / 1_000_000).toFixed(1)
 
 const barWidth = 16
+/** No ETA before this many seconds and files. */
+const etaAfterSeconds = 2
+const etaAfterFiles = 20
 /** Plain (non-TTY) lines at most this often, plus one per phase change. */
 const plainLineEveryMs = 1000
 
@@ -59,12 +62,16 @@ export const makeProgress = (output: Output, label: string, now: () => number = 
   let lastPhase: LoadProgress["phase"] | undefined
   let lineOnScreen = false
   let latest: { progress: LoadProgress; bytes: number } | undefined
+  // The total grows as lap tables reveal telemetry files; the bar keeps its furthest point.
+  let furthestFill = 0
 
   const describe = ({ bytes, progress }: { progress: LoadProgress; bytes: number }) => {
     const seconds = Math.max((now() - started) / 1000, 0.001)
     const rate = progress.completed / seconds
     const remaining = progress.total - progress.completed
-    const eta = progress.phase === "done" ? "" : rate > 0 ? `ETA ${Math.ceil(remaining / rate)}s` : "ETA ?"
+    // An estimate from the first few files is a guess: wait for some seconds and some files.
+    const settled = seconds >= etaAfterSeconds && progress.completed >= etaAfterFiles
+    const eta = progress.phase === "done" ? "" : settled && rate > 0 ? `ETA ${Math.ceil(remaining / rate)}s` : "ETA ?"
     return `${progress.phase} ${progress.completed}/${progress.total} files  ${megabytes(bytes)} MB  ${
       (bytes / 1_000_000 / seconds).toFixed(1)
     } MB/s  ${eta}`.trimEnd()
@@ -74,7 +81,8 @@ export const makeProgress = (output: Output, label: string, now: () => number = 
     if (latest === undefined) return
     const { progress } = latest
     if (output.isTTY) {
-      const filled = progress.total === 0 ? 0 : Math.round(barWidth * progress.completed / progress.total)
+      const fill = progress.total === 0 ? 0 : Math.round(barWidth * progress.completed / progress.total)
+      const filled = furthestFill = Math.max(furthestFill, fill)
       const line = `${label} [${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] ${describe(latest)}`
       output.write(`\r${line.slice(0, Math.max(output.columns - 1, 20))}\x1b[K`)
       lineOnScreen = true
@@ -131,6 +139,37 @@ export const summaryTable = (summary: LoadSummary, connections: ConnectionStats)
     ["not found", String(summary.notFound)],
     ["failures", String(summary.failures)],
     ["cache hits", String(summary.cacheHits)]
+  ])
+
+/**
+ * What an interrupted load had done: files completed of those known when it stopped.
+ *
+ * @since 0.2.0
+ */
+export interface PartialLoad {
+  readonly interrupted: true
+  readonly completed: number
+  readonly known: number
+  readonly requests: number
+  readonly bytes: number
+  readonly seconds: number
+  readonly retries: number
+  readonly cacheHits: number
+}
+
+/**
+ * The summary table of an interrupted load.
+ *
+ * @since 0.2.0
+ */
+export const partialTable = (partial: PartialLoad): string =>
+  table([
+    ["files", `${partial.completed} completed of ${partial.known} known`],
+    ["MB", megabytes(partial.bytes)],
+    ["seconds", partial.seconds.toFixed(2)],
+    ["requests", String(partial.requests)],
+    ["retries", String(partial.retries)],
+    ["cache hits", String(partial.cacheHits)]
   ])
 
 /**

@@ -293,7 +293,7 @@ describe("Cache", () => {
       )
       expect(hit).toEqual(JSON.parse(fixtureText("drivers.json")))
       expect(miss._tag).toBe("NetworkError")
-      expect((miss as { reason: string }).reason).toMatch(/^offline/)
+      expect((miss as { kind: string }).kind).toBe("offline")
       expect(mirror.hits()).toBe(1)
     }))
 

@@ -231,12 +231,16 @@ export const diagnose = (cause: Cause.Cause<unknown>): Diagnosis => {
           "the file may not be published yet"
       }
     case "NetworkError": {
-      const offline = message.includes("offline")
+      const kind = (error as { kind?: string }).kind
       return {
         exitCode: exitCodes.network,
         line: message,
-        hint: offline
+        hint: kind === "offline"
           ? "offline mode reads only the cache: turn TIF1_OFFLINE_MODE off or load the session once online"
+          : kind === "access-denied"
+          ? "a CDN refused the request (401/403): check its credentials (cdn_headers, user:password in the URL)"
+          : kind === "no-cdn"
+          ? "every CDN is disabled or cooling down; `tif1 stats` lists them"
           : "check the connection and the CDN list (tif1 config); TIF1_TIMEOUT and TIF1_MAX_RETRIES set patience"
       }
     }

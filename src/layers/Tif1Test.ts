@@ -18,8 +18,9 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import { Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
-import { NetworkError } from "../schema/Errors.js"
+import { NetworkError, NetworkErrorKind } from "../schema/Errors.js"
 import * as Cache from "../services/Cache.js"
 import { DnsResolver } from "../services/DnsResolver.js"
 import { type HttpResponse, HttpSession, makeWithDispatcher } from "../services/HttpSession.js"
@@ -28,7 +29,8 @@ import { layerFrom, type Tif1Services } from "./Tif1.js"
 
 /**
  * One canned answer. `body` may be a string, bytes, or any JSON value (serialised).
- * `error` makes the request fail with a `NetworkError` of that reason instead (a transport failure).
+ * `error` makes the request fail with a `NetworkError` instead (a transport failure): of that kind
+ * when it names one (`"reset"`, `"timeout"`, `"connect"`, ...), else of kind `transport` with it as the reason.
  *
  * @since 0.1.0
  */
@@ -121,7 +123,10 @@ export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
             : Array.isArray(route)
             ? route[Math.min(index, route.length - 1)] ?? { status: 404 }
             : route as CannedResponse
-          if (answer.error !== undefined) return yield* new NetworkError({ url, reason: answer.error })
+          if (answer.error !== undefined) {
+            const kind = Schema.is(NetworkErrorKind)(answer.error) ? answer.error : "transport"
+            return yield* new NetworkError({ url, kind, reason: answer.error })
+          }
           return {
             status: answer.status ?? 200,
             headers: answer.headers ?? {},
@@ -147,7 +152,7 @@ export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
 
 const noDns = Layer.succeed(DnsResolver, {
   resolve: (hostname) =>
-    Effect.fail(new NetworkError({ url: `dns://${hostname}`, reason: "dns: disabled in Tif1Test" })),
+    Effect.fail(new NetworkError({ url: `dns://${hostname}`, kind: "dns", reason: "disabled in Tif1Test" })),
   lookup: (_hostname, _options, callback) => callback(new Error("dns disabled in Tif1Test"), "", 4)
 })
 

@@ -8,17 +8,67 @@
 import * as Schema from "effect/Schema"
 
 /**
- * Every CDN failed, the circuit is open, or offline mode missed the cache.
+ * What kind of network failure a `NetworkError` is: the literal programs, metrics and logs switch
+ * on (`reason` is the human detail and is never parsed).
  *
- * `reason` is a short machine-readable cause (`timeout`, `reset`, `dns`, `tls`, `http-503`,
- * `circuit-open`, `offline`, ...) optionally followed by detail.
+ * - `timeout`: no complete response within `timeout`; `stalled`: a response stopped making progress.
+ * - `connect`: the connection was refused or could not be made; `dns`: no resolver answered;
+ *   `tls`: the TLS handshake or certificate failed; `reset`: the connection broke mid-request.
+ * - `refused-stream`, `goaway`: the HTTP/2 server refused or dropped the stream (resent at once).
+ * - `protocol`: a malformed response; `transport`: any other transport failure.
+ * - `http-status`: a status that is neither data nor "not published" (5xx, 408, unexpected codes);
+ *   `too-many-requests`: 429; `access-denied`: 401/403 and no CDN delivered;
+ *   `redirect`: too many redirects, or one from https to http; `encoding`: a body encoding not asked for.
+ * - `circuit-open`: the breaker is open; `no-cdn`: no CDN was available to ask;
+ *   `offline`: offline mode and not in the cache; `invalid-url`: a CDN URL that does not parse.
+ * - `cancelled`: the caller aborted (an `AbortSignal`); `closed`: the client or layer was closed.
+ *
+ * @since 0.2.0
+ */
+export const NetworkErrorKind = Schema.Literal(
+  "timeout",
+  "stalled",
+  "connect",
+  "dns",
+  "tls",
+  "reset",
+  "refused-stream",
+  "goaway",
+  "protocol",
+  "transport",
+  "http-status",
+  "too-many-requests",
+  "access-denied",
+  "redirect",
+  "encoding",
+  "circuit-open",
+  "no-cdn",
+  "offline",
+  "invalid-url",
+  "cancelled",
+  "closed"
+)
+
+/**
+ * A `NetworkError` kind.
+ *
+ * @since 0.2.0
+ */
+export type NetworkErrorKind = typeof NetworkErrorKind.Type
+
+/**
+ * Every CDN failed, the circuit is open, no CDN was available, the call was cancelled or the
+ * client closed, or offline mode missed the cache. `kind` says which (see `NetworkErrorKind`);
+ * `reason` is the detail for people; `cause` the underlying error where there was one.
  *
  * @since 0.1.0
  */
 export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkError", {
   url: Schema.String,
   status: Schema.optional(Schema.Number),
-  reason: Schema.String
+  kind: NetworkErrorKind,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Unknown)
 }) {
   override get message(): string {
     const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
@@ -27,7 +77,8 @@ export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkErr
 }
 
 /**
- * Every CDN that answered said 4xx: the file is not published (or not yet mirrored anywhere).
+ * Every CDN that was asked answered 404 or 410 and none failed: the file is not published (or
+ * not yet mirrored anywhere). The only answer the negative cache remembers.
  *
  * @since 0.1.0
  */

@@ -551,7 +551,8 @@ export const describeSqliteError = (error: unknown): string => {
   const meaning = code === undefined ? undefined : sqliteMeaning[code.split("_").slice(0, 2).join("_")]
   const messages: Array<string> = []
   for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    const message = current instanceof Error ? current.message : String(current)
+    // The first line: a binding error goes on to list every path it tried.
+    const message = (current instanceof Error ? current.message : String(current)).split("\n")[0]!.trim()
     if (message !== "" && !messages.includes(message)) messages.push(message)
     current = (current as { cause?: unknown }).cause
   }

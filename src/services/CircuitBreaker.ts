@@ -105,7 +105,8 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
     const openError = (url: string | (() => string)) =>
       new NetworkError({
         url: typeof url === "string" ? url : url(),
-        reason: "circuit-open: too many consecutive failed rounds"
+        kind: "circuit-open",
+        reason: "too many consecutive failed rounds"
       })
 
     /** The permit for a round at `now`, or undefined to fail fast. */

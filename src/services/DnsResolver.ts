@@ -195,7 +195,7 @@ export const make = (chain: ReadonlyArray<ResolverStep>): Effect.Effect<DnsResol
           if (Exit.isSuccess(exit)) return exit.value
           reasons.push(exit.cause._tag === "Fail" ? exit.cause.error : `${step.name}: ${String(exit.cause)}`)
         }
-        return yield* new NetworkError({ url: `dns://${hostname}`, reason: `dns: ${reasons.join("; ")}` })
+        return yield* new NetworkError({ url: `dns://${hostname}`, kind: "dns", reason: reasons.join("; ") })
       })
 
     const resolve = (hostname: string): Effect.Effect<ReadonlyArray<ResolvedAddress>, NetworkError> =>

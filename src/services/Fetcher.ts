@@ -3,14 +3,26 @@
  * the CDNs in priority order under the circuit breaker, retried per the backoff `Schedule`; then
  * validation if asked; then the cache write. Concurrent identical requests share one fetch.
  *
- * What each CDN answer means within a round:
+ * What each CDN answer means within a round (the same whatever `max_retries` is):
  * - 2xx with a JSON object: delivered; the round ends.
- * - 4xx (404, 403, ...): that CDN does not have the file; next CDN. Not a CDN fault (never counted,
- *   never retried at that CDN). Every CDN saying 4xx is `DataNotFoundError` at once.
- * - a body that is not JSON or not an object: next CDN in the same round (a mirror may hold a good
- *   copy), never asked again in later rounds. No CDN delivering valid data while one delivered bad
- *   data is `InvalidDataError`.
+ * - 3xx (301, 302, 303, 307, 308): followed, at most 5 hops, never from https to http; the final
+ *   answer is that CDN's answer. Too many hops or a downgrade fails that CDN for the file (`redirect`).
+ * - 404, 410: not published at that CDN; next CDN, never asked again for this file. Not a fault.
+ * - 401, 403: refused; next CDN, never asked again for this file. Not a fault.
+ * - other statuses (400, 405, ..., a 304 to an unconditional request, 1xx): that CDN fails for
+ *   the file (`http-status`), not retried, not a fault of the CDN as a whole.
+ * - a body that is not JSON, not an object, or in an encoding not asked for: next CDN in the same
+ *   round (a mirror may hold a good copy), never asked again in later rounds.
  * - 5xx, 408, 429, timeouts and transport errors: retryable; counts toward skipping the CDN.
+ *
+ * When no CDN delivers, the first rule that applies decides:
+ * 1. a CDN delivered bad data: `InvalidDataError`;
+ * 2. a CDN failed (retryable) and never gave a final answer in this fetch: `NetworkError` with
+ *    that failure's kind, after the retry rounds;
+ * 3. a CDN refused: `NetworkError` `access-denied`;
+ * 4. a CDN failed the file with an unexpected status or redirect: `NetworkError` of that kind;
+ * 5. no CDN could be asked at all (all disabled or cooling down): `NetworkError` `no-cdn`;
+ * 6. every CDN asked said 404/410: `DataNotFoundError`, the only answer the negative cache keeps.
  *
  * @since 0.1.0
  */
@@ -24,7 +36,13 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { Tif1Config } from "../schema/Config.js"
 import { cacheKey, type DataRequest, type DataRequestInput, decodeRequest } from "../schema/DataRequest.js"
-import { DataNotFoundError, type FetchError, InvalidDataError, NetworkError } from "../schema/Errors.js"
+import {
+  DataNotFoundError,
+  type FetchError,
+  InvalidDataError,
+  NetworkError,
+  type NetworkErrorKind
+} from "../schema/Errors.js"
 import { shouldValidate, validatePayload } from "../schema/payloads/index.js"
 import { Cache, type JsonObject } from "./Cache.js"
 import { CdnManager, type CdnSource } from "./CdnManager.js"
@@ -137,24 +155,52 @@ type CdnAttempt =
   | { readonly _tag: "NotFound"; readonly source: string; readonly status: number }
   | { readonly _tag: "Invalid"; readonly source: string; readonly reason: string }
   | {
+    /** A final answer that is neither data nor "not published": refused, unexpected status, bad redirect. */
+    readonly _tag: "Rejected"
+    readonly source: string
+    readonly url: string
+    readonly status: number | undefined
+    readonly kind: NetworkErrorKind
+    readonly reason: string
+  }
+  | {
     readonly _tag: "Retryable"
     readonly source: string
     readonly url: string
     readonly status: number | undefined
+    readonly kind: NetworkErrorKind
     readonly reason: string
     readonly retryAfterSeconds: number | undefined
   }
+
+type Rejected = Extract<CdnAttempt, { _tag: "Rejected" }>
+type Retryable = Extract<CdnAttempt, { _tag: "Retryable" }>
 
 /** A round in which no CDN delivered but one may on a later round. */
 class RetryableRound implements RetryHint {
   readonly _tag = "RetryableRound"
   constructor(
-    readonly failures: ReadonlyArray<Extract<CdnAttempt, { _tag: "Retryable" }>>,
+    readonly failures: ReadonlyArray<Retryable>,
     readonly retryAfterSeconds: number | undefined
   ) {}
 }
 
 const isRetryableStatus = (status: number) => status >= 500 || status === 408 || status === 429
+const isRedirectStatus = (status: number) =>
+  status === 301 || status === 302 || status === 303 || status === 307 || status === 308
+/** Redirect hops followed at most (as browsers and curl's `--max-redirs` default bound them). */
+const maxRedirects = 5
+
+const parseUrl = (location: string, base: string): URL | undefined => {
+  try {
+    return new URL(location, base)
+  } catch {
+    return undefined
+  }
+}
+
+const headerValue = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : value?.[0]
 
 const isRetryableRound = (error: unknown): error is RetryableRound => error instanceof RetryableRound
 
@@ -203,56 +249,115 @@ export const make = Effect.gen(function*() {
   // The hot path is written with plain combinators rather than `Effect.gen`: at 1,000 files
   // every operation per file shows in the benchmark.
   const tryCdn = (source: CdnSource, request: DataRequest, timeout: Duration.Duration) => {
-    const url = cdns.urlFor(source, request)
-    const retryable = (status: number | undefined, reason: string, retryAfterSeconds?: number): CdnAttempt => ({
-      _tag: "Retryable",
+    const retryable = (
+      url: string,
+      status: number | undefined,
+      kind: NetworkErrorKind,
+      reason: string,
+      retryAfterSeconds?: number
+    ): CdnAttempt => ({ _tag: "Retryable", source: source.name, url, status, kind, reason, retryAfterSeconds })
+    const rejected = (url: string, status: number | undefined, kind: NetworkErrorKind, reason: string): CdnAttempt => ({
+      _tag: "Rejected",
       source: source.name,
       url,
       status,
-      reason,
-      retryAfterSeconds
+      kind,
+      reason
     })
-    counters.requests++
-    return Effect.matchEffect(session.get(url, { timeout }), {
-      onFailure: (error): Effect.Effect<CdnAttempt> =>
-        Effect.as(cdns.recordFailure(source.name), retryable(undefined, error.reason)),
-      onSuccess: ({ body, headers, status }): Effect.Effect<CdnAttempt> => {
-        counters.bytes += body.byteLength
-        if (status >= 200 && status < 300) {
-          const parsed = parseJsonBytes(body)
-          if (parsed.error !== undefined) {
-            return Effect.succeed({ _tag: "Invalid", source: source.name, reason: `not valid JSON: ${parsed.error}` })
+    const ask = (url: string, hops: number): Effect.Effect<CdnAttempt> =>
+      Effect.matchEffect(
+        // Counted when it goes on the wire, not when the attempt is built (a breaker that fails
+        // fast sends nothing).
+        Effect.suspend(() => {
+          counters.requests++
+          return session.get(url, { timeout })
+        }),
+        {
+          onFailure: (error): Effect.Effect<CdnAttempt> =>
+            Effect.as(cdns.recordFailure(source.name), retryable(url, undefined, error.kind, error.reason)),
+          onSuccess: ({ body, headers, status }): Effect.Effect<CdnAttempt> => {
+            counters.bytes += body.byteLength
+            if (status >= 200 && status < 300) {
+              const encoding = headerValue(headers["content-encoding"])?.trim().toLowerCase()
+              if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
+                return Effect.succeed({
+                  _tag: "Invalid",
+                  source: source.name,
+                  reason: `the body came with content-encoding "${encoding}", which was not asked for (identity only)`
+                })
+              }
+              const parsed = parseJsonBytes(body)
+              if (parsed.error !== undefined) {
+                return Effect.succeed({
+                  _tag: "Invalid",
+                  source: source.name,
+                  reason: `not valid JSON: ${parsed.error}`
+                })
+              }
+              if (parsed.value === null || typeof parsed.value !== "object" || Array.isArray(parsed.value)) {
+                return Effect.succeed({ _tag: "Invalid", source: source.name, reason: "JSON is not an object" })
+              }
+              return Effect.as(
+                cdns.recordSuccess(source.name),
+                { _tag: "Delivered", value: parsed.value as JsonObject, body } as const
+              )
+            }
+            if (status === 404 || status === 410) {
+              return Effect.succeed({ _tag: "NotFound", source: source.name, status })
+            }
+            if (status === 401 || status === 403) {
+              return Effect.succeed(rejected(url, status, "access-denied", `HTTP ${status}: access refused`))
+            }
+            if (isRedirectStatus(status)) {
+              const location = headerValue(headers.location)
+              const next = location === undefined ? undefined : parseUrl(location, url)
+              if (next === undefined) {
+                return Effect.succeed(rejected(url, status, "redirect", `HTTP ${status} without a usable Location`))
+              }
+              if (hops >= maxRedirects) {
+                return Effect.succeed(rejected(url, status, "redirect", `more than ${maxRedirects} redirects`))
+              }
+              if (url.startsWith("https:") && next.protocol === "http:") {
+                return Effect.succeed(
+                  rejected(url, status, "redirect", `refused a redirect from https to http (${next.href})`)
+                )
+              }
+              return ask(next.href, hops + 1)
+            }
+            if (!isRetryableStatus(status)) {
+              return Effect.succeed(rejected(url, status, "http-status", `unexpected HTTP ${status}`))
+            }
+            const failed = cdns.recordFailure(source.name)
+            if (status !== 429 && status !== 503) {
+              return Effect.as(failed, retryable(url, status, "http-status", `HTTP ${status}`))
+            }
+            const kind = status === 429 ? "too-many-requests" : "http-status"
+            return Effect.zipRight(
+              failed,
+              Effect.map(
+                Clock.currentTimeMillis,
+                (now) => retryable(url, status, kind, `HTTP ${status}`, parseRetryAfter(headers["retry-after"], now))
+              )
+            )
           }
-          if (parsed.value === null || typeof parsed.value !== "object" || Array.isArray(parsed.value)) {
-            return Effect.succeed({ _tag: "Invalid", source: source.name, reason: "JSON is not an object" })
-          }
-          return Effect.as(
-            cdns.recordSuccess(source.name),
-            { _tag: "Delivered", value: parsed.value as JsonObject, body } as const
-          )
         }
-        if (!isRetryableStatus(status)) return Effect.succeed({ _tag: "NotFound", source: source.name, status })
-        const failed = cdns.recordFailure(source.name)
-        if (status !== 429 && status !== 503) return Effect.as(failed, retryable(status, `http-${status}`))
-        return Effect.zipRight(
-          failed,
-          Effect.map(
-            Clock.currentTimeMillis,
-            (now) => retryable(status, `http-${status}`, parseRetryAfter(headers["retry-after"], now))
-          )
-        )
-      }
-    })
+      )
+    return ask(cdns.urlFor(source, request), 0)
   }
 
   /** Every round of one request over the network. */
   const fetchFromNetwork = (request: DataRequest, options: FetchOptions) =>
     Effect.suspend(() => {
       const timeout = options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout)
-      // CDNs that gave a final answer (4xx or bad data) are not asked again in later rounds.
+      // CDNs that gave a final answer (404, a refusal, bad data, ...) are not asked again in later rounds.
       const settled = new Set<string>()
       const invalid: Array<string> = []
-      const failures: Array<Extract<CdnAttempt, { _tag: "Retryable" }>> = []
+      const rejections: Array<Rejected> = []
+      const failures: Array<Retryable> = []
+      // CDNs whose last answer in this fetch was a retryable failure: while one is here, "every CDN
+      // said 404" is not established, whatever the number of rounds.
+      const unanswered = new Map<string, Retryable>()
+      let asked = 0
       let rounds = 0
 
       /** Ask `candidates[index]` and the ones after it, in order, until one delivers. */
@@ -262,22 +367,65 @@ export const make = Effect.gen(function*() {
       > => {
         while (index < candidates.length && settled.has(candidates[index]!.name)) index++
         if (index === candidates.length) return endOfRound()
+        asked++
         return Effect.flatMap(tryCdn(candidates[index]!, request, timeout), (attempt) => {
           switch (attempt._tag) {
             case "Delivered":
               return Effect.succeed(attempt)
             case "NotFound":
               settled.add(attempt.source)
+              unanswered.delete(attempt.source)
               break
             case "Invalid":
               settled.add(attempt.source)
+              unanswered.delete(attempt.source)
               invalid.push(`${attempt.source}: ${attempt.reason}`)
+              break
+            case "Rejected":
+              settled.add(attempt.source)
+              unanswered.delete(attempt.source)
+              rejections.push(attempt)
               break
             case "Retryable":
               failures.push(attempt)
+              unanswered.set(attempt.source, attempt)
           }
           return askFrom(candidates, index + 1)
         })
+      }
+
+      const describe = (attempts: ReadonlyArray<Retryable | Rejected>) =>
+        attempts.map((attempt) => `${attempt.source}: ${attempt.reason}`).join("; ")
+
+      /** The error of a fetch in which no CDN delivered and no retry is left or useful. */
+      const finalError = (): FetchError => {
+        const failed = [...unanswered.values()]
+        const others = describe([...failed, ...rejections])
+        if (invalid.length > 0) {
+          return new InvalidDataError({
+            path: request.path,
+            reason: `no CDN delivered valid JSON (${invalid.join("; ")}${others === "" ? "" : `; others: ${others}`})`
+          })
+        }
+        const decisive = failed.at(-1) ?? rejections.find((r) => r.kind === "access-denied") ?? rejections[0]
+        if (decisive !== undefined) {
+          return new NetworkError({
+            url: decisive.url,
+            ...(decisive.status === undefined ? {} : { status: decisive.status }),
+            kind: decisive.kind,
+            reason: failed.length > 0
+              ? `every CDN failed after ${rounds} round(s): ${others}`
+              : `no CDN delivered: ${others}`
+          })
+        }
+        if (asked === 0) {
+          return new NetworkError({
+            url: cacheKey(request),
+            kind: "no-cdn",
+            reason: "no CDN is available (every source is disabled or cooling down); see cdnSources()"
+          })
+        }
+        return new DataNotFoundError(request)
       }
 
       const endOfRound = () => {
@@ -289,14 +437,7 @@ export const make = Effect.gen(function*() {
           )
           return Effect.fail(new RetryableRound(failures.splice(0), retryAfter))
         }
-        return Effect.fail(
-          invalid.length > 0
-            ? new InvalidDataError({
-              path: request.path,
-              reason: `no CDN delivered valid JSON (${invalid.join("; ")})`
-            })
-            : new DataNotFoundError(request)
-        )
+        return Effect.fail(finalError())
       }
 
       // A round without delivery fails the breaker only when a CDN failed; when every CDN
@@ -331,25 +472,7 @@ export const make = Effect.gen(function*() {
           return next(firstFailure)
         })
 
-      const exhausted = (error: RetryableRound): Effect.Effect<never, FetchError> => {
-        const failed = error.failures.map((f) => `${f.source}: ${f.reason}`).join("; ")
-        if (invalid.length > 0) {
-          return Effect.fail(
-            new InvalidDataError({
-              path: request.path,
-              reason: `no CDN delivered valid JSON (${invalid.join("; ")}; others failed: ${failed})`
-            })
-          )
-        }
-        const last = error.failures[error.failures.length - 1]!
-        return Effect.fail(
-          new NetworkError({
-            url: last.url,
-            ...(last.status === undefined ? {} : { status: last.status }),
-            reason: `every CDN failed after ${rounds} round(s): ${failed}`
-          })
-        )
-      }
+      const exhausted = (): Effect.Effect<never, FetchError> => Effect.fail(finalError())
 
       return round.pipe(
         Effect.catchIf(isRetryableRound, retrying),
@@ -406,7 +529,7 @@ export const make = Effect.gen(function*() {
       const key = cacheKey(request)
       const fetch = () => {
         if (config.offlineMode) {
-          return Effect.fail(new NetworkError({ url: key, reason: "offline: not in the cache" }))
+          return Effect.fail(new NetworkError({ url: key, kind: "offline", reason: "offline mode: not in the cache" }))
         }
         return Effect.tapError(
           shared(request, key, options),
@@ -463,7 +586,11 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(decodeRequest(input), (request) =>
       Effect.gen(function*() {
         if (config.offlineMode) {
-          return yield* new NetworkError({ url: cacheKey(request), reason: "offline: raw fetches need the network" })
+          return yield* new NetworkError({
+            url: cacheKey(request),
+            kind: "offline",
+            reason: "offline mode: raw fetches need the network"
+          })
         }
         const delivered = yield* fetchFromNetwork(request, options)
         if (wantsValidation(request, options)) yield* validatePayload(request.path, delivered.value)

@@ -16,7 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type { Dispatcher } from "undici"
 import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
-import { NetworkError } from "../schema/Errors.js"
+import { NetworkError, type NetworkErrorKind } from "../schema/Errors.js"
 import { DnsResolver } from "./DnsResolver.js"
 import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispatcher.js"
 
@@ -104,37 +104,45 @@ export interface HttpSessionOptions {
   readonly maxH2ConnectionsPerOrigin?: number
 }
 
-/** Maps an undici or socket error to a short reason. */
-const reasonOf = (error: unknown): string => {
-  const { code: rawCode, message } = error as { code?: unknown; message?: string }
+/** An undici or socket error as a `NetworkError` kind and a reason for people. */
+const classify = (error: unknown): { readonly kind: NetworkErrorKind; readonly reason: string } => {
+  const { code: rawCode, message = String(error) } = error as { code?: unknown; message?: string }
   const code = typeof rawCode === "string" ? rawCode : rawCode === undefined ? undefined : String(rawCode)
-  if (message?.includes("GOAWAY")) return `goaway: ${message}`
+  if (message.includes("GOAWAY")) return { kind: "goaway", reason: message }
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":
     case "UND_ERR_HEADERS_TIMEOUT":
     case "UND_ERR_BODY_TIMEOUT":
     case "ETIMEDOUT":
-      return `timeout: ${message}`
+      return { kind: "timeout", reason: message }
     case "UND_ERR_SOCKET":
     case "ECONNRESET":
     case "EPIPE":
     case "UND_ERR_CLOSED":
-      return `reset: ${message}`
+      return { kind: "reset", reason: message }
     case "ECONNREFUSED":
-      return `refused: ${message}`
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return { kind: "connect", reason: message }
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return message?.startsWith("dns") ? message : `dns: ${message}`
+      return { kind: "dns", reason: message }
     case "UND_ERR_ABORTED":
-      return "aborted"
+      return { kind: "cancelled", reason: "aborted" }
     case "UND_ERR_INVALID_ARG":
-      return `invalid-request: ${message}`
+    case "HPE_INVALID_CONSTANT":
+    case "HPE_INVALID_HEADER_TOKEN":
+      return { kind: "protocol", reason: message }
   }
-  if (code === "ERR_HTTP2_STREAM_ERROR" && message?.includes("REFUSED_STREAM")) return `refused-stream: ${message}`
+  // RST_STREAM with REFUSED_STREAM (7): Node's own h2 error, or undici's informational error.
+  if (
+    (code === "ERR_HTTP2_STREAM_ERROR" && message.includes("REFUSED_STREAM")) ||
+    (code === "UND_ERR_INFO" && /"stream error" received - code 7\b/.test(message))
+  ) return { kind: "refused-stream", reason: message }
   if (code !== undefined && (code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("ERR_SSL"))) {
-    return `tls: ${code} ${message}`
+    return { kind: "tls", reason: `${code} ${message}` }
   }
-  return `transport: ${code ?? ""} ${message ?? String(error)}`.trim()
+  return { kind: "transport", reason: `${code ?? ""} ${message}`.trim() }
 }
 
 /**
@@ -207,7 +215,7 @@ export const makeWithDispatcher = (
     const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
     const timeoutMs = Math.max(1, Math.round(Duration.toMillis(timeout)))
     const timedOut = () =>
-      new NetworkError({ url, reason: `timeout: no complete response in ${Duration.format(timeout)}` })
+      new NetworkError({ url, kind: "timeout", reason: `no complete response in ${Duration.format(timeout)}` })
     return Effect.suspend(() => {
       // One deadline for headers and body together (a server that sends headers then stalls
       // fails here), shared by the resends below. A plain timer that aborts the request: an
@@ -218,7 +226,7 @@ export const makeWithDispatcher = (
         try {
           parsed = new URL(url)
         } catch {
-          return resume(Effect.fail(new NetworkError({ url, reason: "invalid-url" })))
+          return resume(Effect.fail(new NetworkError({ url, kind: "invalid-url", reason: "the URL does not parse" })))
         }
         const remainingMs = deadline - Date.now()
         if (remainingMs <= 0) return resume(Effect.fail(timedOut()))
@@ -226,7 +234,7 @@ export const makeWithDispatcher = (
           clearTimeout(timer)
           resume(
             outcome instanceof Error
-              ? Effect.fail(new NetworkError({ url, reason: reasonOf(outcome) }))
+              ? Effect.fail(new NetworkError({ url, ...classify(outcome), cause: outcome }))
               : Effect.succeed(outcome)
           )
         })
@@ -254,8 +262,7 @@ export const makeWithDispatcher = (
       // happens when a stream is sent just as another frees its slot on the server). undici fails
       // the request at the head of a connection that receives GOAWAY even when the server names it
       // as processed; a GET is idempotent, so it is sent again on a fresh connection.
-      const resendable = (error: NetworkError) =>
-        error.reason.startsWith("refused-stream") || error.reason.startsWith("goaway")
+      const resendable = (error: NetworkError) => error.kind === "refused-stream" || error.kind === "goaway"
       // A plain catch rather than `Effect.retry`: no schedule to drive on the common path.
       const withResends = (left: number): Effect.Effect<HttpResponse, NetworkError> =>
         left === 0 ? attempt : Effect.catchIf(attempt, resendable, () => withResends(left - 1))

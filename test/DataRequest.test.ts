@@ -59,6 +59,28 @@ describe("DataRequest", () => {
       expect(error.reason).toContain("\"..\"")
     }))
 
+  it.effect("rejects gp or session . and .. (a URL would fold them into the parent folder)", () =>
+    Effect.gen(function*() {
+      for (const field of ["gp", "session"] as const) {
+        for (const name of [".", ".."]) {
+          const error = yield* decodeFailure(request({ [field]: name }))
+          expect(error.path).toBe(field)
+          expect(error.reason).toContain(`${field} must not be ${JSON.stringify(name)}`)
+        }
+      }
+      // Dots inside a name are names.
+      expect((yield* decodeRequest(request({ gp: "Grand Prix..." }))).gp).toBe("Grand Prix...")
+    }))
+
+  it.effect("rejects a lone surrogate (not Unicode, not encodable), keeps paired ones", () =>
+    Effect.gen(function*() {
+      for (const name of ["\uD800", "a\uDC00b", "x\uDBFF"]) {
+        const error = yield* decodeFailure(request({ gp: name }))
+        expect(error.reason).toContain("gp must be valid Unicode")
+      }
+      expect((yield* decodeRequest(request({ gp: "Grand Prix \u{1F3CE}" }))).gp).toBe("Grand Prix \u{1F3CE}")
+    }))
+
   it.effect("rejects an absolute path", () =>
     Effect.gen(function*() {
       const error = yield* decodeFailure(request({ path: "/etc/passwd.json" }))

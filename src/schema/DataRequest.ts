@@ -34,9 +34,11 @@ export const sessionAliases: Readonly<Record<string, string>> = {
 export const resolveSessionName = (session: string): string => sessionAliases[session.toUpperCase()] ?? session
 
 const segmentPattern = /^[A-Za-z0-9_.-]+$/
+const maxPathLength = 300
 
 /** Why a session-relative path is unusable, or `undefined` when it is fine. */
 const pathProblem = (path: string): string | undefined => {
+  if (path.length > maxPathLength) return `must be at most ${maxPathLength} characters`
   if (path.startsWith("/")) return "must be relative to the session, not absolute"
   if (!path.endsWith(".json")) return "must end in .json"
   for (const segment of path.split("/")) {
@@ -47,14 +49,25 @@ const pathProblem = (path: string): string | undefined => {
   return undefined
 }
 
-/** An event or session name: non-empty, no surrounding blanks, no control characters or slashes. */
+/** Names are folder names: the longest published one is under 40 characters. */
+const maxNameLength = 200
+/** A surrogate without its pair: not Unicode, so not encodable in a URL. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * An event or session name: one folder name. Non-empty, no surrounding blanks, no control
+ * characters or slashes, not `.` or `..` (a URL would fold them into the parent folder), valid
+ * Unicode, at most 200 characters.
+ */
 const EventName = (what: string) =>
   Schema.String.pipe(
     Schema.filter((name) => {
       if (name.trim().length === 0) return `${what} must not be empty`
       if (name !== name.trim()) return `${what} must not start or end with blanks`
-
-      if (/[\u0000-\u001f/\\]/.test(name)) return `${what} must not contain slashes or control characters`
+      if (name === "." || name === "..") return `${what} must not be ${JSON.stringify(name)}`
+      if (/[\u0000-\u001f\u007f/\\]/.test(name)) return `${what} must not contain slashes or control characters`
+      if (loneSurrogate.test(name)) return `${what} must be valid Unicode (it holds a lone surrogate)`
+      if (name.length > maxNameLength) return `${what} must be at most ${maxNameLength} characters`
       return undefined
     })
   )

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import * as Cache from "../src/services/Cache.js"
 import { CircuitBreaker } from "../src/services/CircuitBreaker.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { eventually, testCertificate } from "./support/servers.js"
@@ -142,6 +144,48 @@ describe("Fetcher against real local CDNs", () => {
       expect(only.hits()).toBe(2)
       expect(value).toEqual(fixture("VER/4_tel.json"))
     }))
+  it.scopedLive("callers sharing one fetch each get their own options: validation and cache writes", () =>
+    Effect.gen(function*() {
+      // A lap table with a string in a number column: fine unvalidated, an error validated.
+      const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-shared-"))
+      const folder = Path.join(root, "2025/Australian Grand Prix/Race/VER")
+      Fs.mkdirSync(folder, { recursive: true })
+      Fs.writeFileSync(
+        Path.join(folder, "laptimes.json"),
+        JSON.stringify({ time: ["fast"], lap: [1], compound: ["SOFT"] })
+      )
+      const only = yield* mirror({ latencyMs: 100 }, root)
+      const request = { ...race, path: "VER/laptimes.json" }
+      const [plain, validated, unstored] = yield* Effect.flatMap(Fetcher, (f) =>
+        Effect.all([
+          Effect.either(f.json(request, { writeCache: false })),
+          Effect.either(f.json(request, { validate: true })),
+          Effect.either(f.json(request, { writeCache: false }))
+        ], { concurrency: "unbounded" })).pipe(
+          Effect.provide(stack({ cdns: [only.origin] }, Cache.layerMemory))
+        )
+      expect(only.hits()).toBe(1)
+      expect(plain._tag).toBe("Right")
+      expect(unstored._tag).toBe("Right")
+      expect(validated._tag).toBe("Left")
+      expect(Either.isLeft(validated) && validated.left._tag).toBe("InvalidDataError")
+    }))
+
+  it.scopedLive("a caller that writes the cache stores a shared answer its owner did not", () =>
+    Effect.gen(function*() {
+      const only = yield* mirror({ latencyMs: 100 })
+      const request = { ...race, path: "VER/5_tel.json" }
+      const entries = yield* Effect.gen(function*() {
+        const fetcher = yield* Fetcher
+        yield* Effect.all([fetcher.json(request, { writeCache: false }), fetcher.json(request)], {
+          concurrency: "unbounded"
+        })
+        return (yield* Effect.flatMap(Cache.Cache, (cache) => cache.stats)).memory.entries
+      }).pipe(Effect.provide(stack({ cdns: [only.origin] }, Cache.layerMemory)))
+      expect(only.hits()).toBe(1)
+      expect(entries).toBe(1)
+    }))
+
   it.scopedLive("bare NaN in a real lap table parses, as null", () =>
     Effect.gen(function*() {
       const only = yield* mirror()

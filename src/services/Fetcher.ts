@@ -207,6 +207,8 @@ const isRetryableRound = (error: unknown): error is RetryableRound => error inst
 /** A fetch in progress: joiners are resumed with its exit. */
 interface Flight {
   readonly joiners: Set<(exit: Effect.Effect<Exit.Exit<JsonObject, FetchError>>) => void>
+  /** Whether a caller has written the delivered value to the cache. */
+  stored: boolean
 }
 
 /** Wait for a flight's exit (leaving the joiner list if interrupted). */
@@ -483,46 +485,63 @@ export const make = Effect.gen(function*() {
   const wantsValidation = (request: DataRequest, options: FetchOptions) =>
     options.validate ?? shouldValidate(config, request.path)
 
-  const fetchAndStore = (request: DataRequest, key: string, options: FetchOptions) => {
-    const writeCache = options.writeCache !== false
-    return Effect.flatMap(
-      writeCache
-        ? Effect.tapError(
-          fetchFromNetwork(request, options),
-          (error) => error._tag === "DataNotFoundError" ? cache.setMissing(key) : Effect.void
-        )
-        : fetchFromNetwork(request, options),
-      (delivered) => {
-        const value = deepFreeze(delivered.value)
-        const validated = wantsValidation(request, options)
-          ? Effect.as(validatePayload(request.path, value), value)
-          : Effect.succeed(value)
-        return writeCache ? Effect.tap(validated, (valid) => cache.set(key, valid)) : validated
-      }
-    )
-  }
-
   /**
-   * Shares one fetch among concurrent callers of the same key. The owner's outcome is handed to
-   * every joiner; if the owner is interrupted, a joiner starts its own fetch.
+   * One network fetch per key at a time, shared by concurrent callers: the owner's exit (the
+   * frozen value or the error) is handed to every joiner; if the owner is interrupted, a joiner
+   * starts its own fetch. The network options (timeout, retries) are the owner's; what each
+   * caller does with the answer (validation, cache writes) is its own, in `fetchAndStore`.
    */
-  const shared = (request: DataRequest, key: string, options: FetchOptions): Effect.Effect<JsonObject, FetchError> =>
+  const shared = (request: DataRequest, key: string, options: FetchOptions): Effect.Effect<
+    { readonly value: JsonObject; readonly flight: Flight },
+    FetchError
+  > =>
     Effect.suspend(() => {
       const existing = inFlight.get(key)
       if (existing !== undefined) {
         return Effect.flatMap(
           joinFlight(existing),
-          (exit) => Exit.isInterrupted(exit) ? shared(request, key, options) : exit
+          (exit) =>
+            Exit.isInterrupted(exit)
+              ? shared(request, key, options)
+              : Exit.map(exit, (value) => ({ value, flight: existing }))
         )
       }
-      const flight: Flight = { joiners: new Set() }
+      const flight: Flight = { joiners: new Set(), stored: false }
       inFlight.set(key, flight)
-      return Effect.onExit(fetchAndStore(request, key, options), (exit) =>
-        Effect.sync(() => {
-          inFlight.delete(key)
-          for (const joiner of flight.joiners) joiner(Effect.succeed(exit))
-        }))
+      const fetched = Effect.map(fetchFromNetwork(request, options), (delivered) => deepFreeze(delivered.value))
+      return Effect.map(
+        Effect.onExit(fetched, (exit) =>
+          Effect.sync(() => {
+            inFlight.delete(key)
+            for (const joiner of flight.joiners) joiner(Effect.succeed(exit))
+          })),
+        (value) => ({ value, flight })
+      )
     })
+
+  /** This caller's validation and cache write of a shared answer (each answer stored once). */
+  const fetchAndStore = (request: DataRequest, key: string, options: FetchOptions) => {
+    const writeCache = options.writeCache !== false
+    /** The first caller that wants the answer stored stores it; the others find it done. */
+    const storeOnce = (flight: Flight, store: Effect.Effect<void>) =>
+      Effect.suspend(() => {
+        if (!writeCache || flight.stored) return Effect.void
+        flight.stored = true
+        return store
+      })
+    return shared(request, key, options).pipe(
+      Effect.tapError((error) =>
+        // A not-found answer is the same for every caller; a caller that does not write leaves it to one that does.
+        error._tag === "DataNotFoundError" && writeCache ? cache.setMissing(key) : Effect.void
+      ),
+      Effect.flatMap(({ flight, value }) => {
+        const validated = wantsValidation(request, options)
+          ? Effect.as(validatePayload(request.path, value), value)
+          : Effect.succeed(value)
+        return Effect.tap(validated, () => storeOnce(flight, cache.set(key, value)))
+      })
+    )
+  }
 
   const json = (input: DataRequestInput, options: FetchOptions = {}): Effect.Effect<JsonObject, FetchError> =>
     Effect.flatMap(decodeRequest(input), (request) => {
@@ -532,7 +551,7 @@ export const make = Effect.gen(function*() {
           return Effect.fail(new NetworkError({ url: key, kind: "offline", reason: "offline mode: not in the cache" }))
         }
         return Effect.tapError(
-          shared(request, key, options),
+          fetchAndStore(request, key, options),
           (error) => error._tag === "DataNotFoundError" ? Effect.void : Effect.sync(() => counters.failures++)
         )
       }

@@ -32,7 +32,7 @@ import * as Option from "effect/Option"
 import { layerConfig, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
 import { Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
-import { Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
+import { NetworkError, Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
 import { Cache, type CacheScope, type JsonObject } from "./services/Cache.js"
 import { CdnManager, type CdnSource } from "./services/CdnManager.js"
 import { CircuitBreaker, type CircuitSnapshot } from "./services/CircuitBreaker.js"
@@ -57,6 +57,21 @@ export interface ClientFetchOptions {
   readonly writeCache?: boolean
   /** Validate against the payload schema (default: the `validate_*` keys). */
   readonly validate?: boolean
+  /**
+   * Aborting cancels the requests in flight and rejects the call at once with the signal's
+   * `reason` (a `DOMException` named `AbortError` unless you gave another), as `fetch` does.
+   */
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Per-call options of `loadSession`: what to load, progress, and an `AbortSignal`.
+ *
+ * @since 0.2.0
+ */
+export interface ClientLoadOptions extends LoadOptions {
+  /** Aborting cancels the load's requests and rejects at once with the signal's `reason`. */
+  readonly signal?: AbortSignal
 }
 
 /**
@@ -71,7 +86,7 @@ export interface ClientManyOptions extends ClientFetchOptions {
   readonly onProgress?: (progress: FetchProgress) => void
 }
 
-const fetchOptions = (options: ClientFetchOptions): FetchOptions => ({
+const fetchOptions = (options: Omit<ClientFetchOptions, "signal">): FetchOptions => ({
   ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
   ...(options.timeout === undefined ? {} : { timeout: Duration.seconds(options.timeout) }),
   ...(options.useCache === undefined ? {} : { useCache: options.useCache }),
@@ -112,17 +127,45 @@ export class Tif1Client {
   }
 
   #runtime: ManagedRuntime.ManagedRuntime<Tif1Services, Tif1ConfigError> | undefined
+  /** Aborted by `close()`: interrupts every call in flight. */
+  readonly #closing = new AbortController()
+  /** Calls in flight, so `close()` can wait for them to settle before closing sockets and the cache. */
+  readonly #inFlight = new Set<Promise<unknown>>()
 
   private constructor(runtime: ManagedRuntime.ManagedRuntime<Tif1Services, Tif1ConfigError>) {
     this.#runtime = runtime
   }
 
-  async #run<A, E>(method: string, effect: Effect.Effect<A, E, Tif1Services>): Promise<A> {
+  async #run<A, E>(method: string, effect: Effect.Effect<A, E, Tif1Services>, signal?: AbortSignal): Promise<A> {
     const runtime = this.#runtime
     if (runtime === undefined) throw new Tif1ClientClosedError({ method })
-    const exit = await runtime.runPromiseExit(effect)
-    if (Exit.isSuccess(exit)) return exit.value
-    throw rejection(exit.cause)
+    signal?.throwIfAborted()
+    const stop = signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal])
+    const running = runtime.runPromiseExit(effect, { signal: stop })
+    this.#inFlight.add(running)
+    // The caller's abort rejects at once; the interruption finishes (requests cancelled) behind it.
+    const aborted = signal === undefined ? undefined : new Promise<never>((_, reject) => {
+      const onAbort = () => reject(signal.reason)
+      signal.addEventListener("abort", onAbort, { once: true })
+      void running.finally(() => signal.removeEventListener("abort", onAbort))
+    })
+    try {
+      const exit = await (aborted === undefined ? running : Promise.race([running, aborted]))
+      if (Exit.isSuccess(exit)) return exit.value
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        if (signal?.aborted === true) throw signal.reason
+        if (this.#closing.signal.aborted) {
+          throw new NetworkError({
+            url: `Tif1Client.${method}`,
+            kind: "closed",
+            reason: "the client was closed while the call was in flight"
+          })
+        }
+      }
+      throw rejection(exit.cause)
+    } finally {
+      this.#inFlight.delete(running)
+    }
   }
 
   /**
@@ -138,7 +181,8 @@ export class Tif1Client {
   ): Promise<JsonObject> {
     return this.#run(
       "fetchJson",
-      Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ year, gp, session, path }, fetchOptions(options)))
+      Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ year, gp, session, path }, fetchOptions(options))),
+      options.signal
     )
   }
 
@@ -154,15 +198,18 @@ export class Tif1Client {
           ...fetchOptions(options),
           ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
           ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
-        })).pipe(Effect.map((results) => results.map(Option.getOrNull)))
+        })).pipe(Effect.map((results) => results.map(Option.getOrNull))),
+      options.signal
     )
   }
 
   /** A whole session: drivers, laps, weather, race control and (with `telemetry: true`) telemetry. */
-  loadSession(year: number, gp: string, session: string, options: LoadOptions = {}): Promise<LoadedSession> {
+  loadSession(year: number, gp: string, session: string, options: ClientLoadOptions = {}): Promise<LoadedSession> {
+    const { signal, ...load } = options
     return this.#run(
       "loadSession",
-      Effect.flatMap(SessionLoader, (loader) => loader.load({ year, gp, session }, options))
+      Effect.flatMap(SessionLoader, (loader) => loader.load({ year, gp, session }, load)),
+      signal
     )
   }
 
@@ -186,11 +233,17 @@ export class Tif1Client {
     return this.#run("clearCache", Effect.flatMap(Cache, (cache) => cache.invalidate(scope)))
   }
 
-  /** Close sockets and the cache database. Idempotent; any later call rejects with `Tif1ClientClosedError`. */
+  /**
+   * Close sockets and the cache database. Calls in flight are cancelled first and reject with a
+   * `NetworkError` of kind `closed`. Idempotent; any later call rejects with `Tif1ClientClosedError`.
+   */
   async close(): Promise<void> {
     const runtime = this.#runtime
     this.#runtime = undefined
-    if (runtime !== undefined) await runtime.dispose()
+    if (runtime === undefined) return
+    this.#closing.abort()
+    await Promise.allSettled(this.#inFlight)
+    await runtime.dispose()
   }
 
   /** `await using client = await Tif1Client.make()` closes it at the end of the block. */

@@ -3,6 +3,7 @@
  * caps, Retry-After, zero-retry mode, breaker timeout, the single half-open probe, CDN cooldown.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
@@ -163,6 +164,29 @@ describe("CircuitBreaker timing", () => {
       expect((yield* breaker.snapshot).consecutiveFailures).toBe(0)
     }))
 
+  it.effect("failed rounds that started before the last delivery (stragglers of a healthy burst) do not open it", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreakerModule.make({ threshold: 3, timeoutSeconds: 60 })
+      const release = yield* Deferred.make<void>()
+      // Six rounds start together; after the others deliver, these stalled ones time out together.
+      const stalled = yield* Effect.forEach(
+        Array.from({ length: 6 }),
+        () =>
+          Effect.fork(
+            breaker.protect("u", Effect.zipRight(Deferred.await(release), Effect.fail("timeout")), () => "failed")
+          ),
+        { concurrency: "unbounded" }
+      )
+      yield* TestClock.adjust("1 millis")
+      yield* breaker.protect("u", Effect.void, () => "delivered")
+      yield* Deferred.succeed(release, undefined)
+      for (const fiber of stalled) yield* Fiber.await(fiber)
+      expect(yield* breaker.snapshot).toMatchObject({ state: "closed", consecutiveFailures: 0 })
+      // Rounds that start after the delivery are evidence again.
+      for (let i = 0; i < 3; i++) yield* Effect.flip(breaker.protect("u", Effect.fail("down"), () => "failed"))
+      expect(yield* breaker.state).toBe("open")
+    }))
+
   it.effect("an interrupted probe frees the probe slot", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreakerModule.make({ threshold: 1, timeoutSeconds: 10 })
@@ -208,6 +232,26 @@ describe("CdnManager cooldown", () => {
       const [source] = yield* cdns.sources
       expect(source!.failures).toBe(0)
       expect(source!.cooldownSeconds).toBe(30)
+    }))
+
+  it.effect("requests in flight when a source is skipped do not double its cooldown; only real probes do", () =>
+    Effect.gen(function*() {
+      const cdns = yield* CdnManagerModule.make({
+        cdns: [primary, secondary],
+        recoveryTimeoutSeconds: 30,
+        minify: false
+      })
+      // Ten requests sent at once to a healthy source, all failing together (a short blip).
+      const [asked] = yield* cdns.available
+      for (let i = 0; i < 10; i++) yield* cdns.recordFailure("primary.test", asked)
+      const skipped = (yield* cdns.sources)[0]!
+      expect(skipped).toMatchObject({ failures: 10, cooldownSeconds: 30, skippedUntil: 30_000 })
+      // After the cooldown, a probe (sent while the source is skipped) that fails doubles it.
+      yield* TestClock.adjust("30 seconds")
+      const [probe] = yield* cdns.available
+      expect(probe!.name).toBe("primary.test")
+      yield* cdns.recordFailure("primary.test", probe)
+      expect((yield* cdns.sources)[0]).toMatchObject({ cooldownSeconds: 60, skippedUntil: 90_000 })
     }))
 
   it.effect("disable takes a source out until reset", () =>

@@ -57,8 +57,14 @@ export interface CdnManagerService {
   readonly urlFor: (source: CdnSource, request: DataRequest) => string
   /** The source delivered: its failures and cooldown reset. */
   readonly recordSuccess: (name: string) => Effect.Effect<void>
-  /** The source failed (5xx, 408, 429, timeout, transport): counts toward skipping. */
-  readonly recordFailure: (name: string) => Effect.Effect<void>
+  /**
+   * The source failed (5xx, 408, 429, timeout, transport): counts toward skipping. `asked` is the
+   * source as it was when the request was sent (from `available`): a request sent before the
+   * source was skipped is no probe, so its failure does not double the cooldown (at telemetry
+   * concurrency, the requests in flight when a blip starts all fail together). Without `asked`
+   * every failure of a skipped source counts as a failed probe.
+   */
+  readonly recordFailure: (name: string, asked?: CdnSource) => Effect.Effect<void>
   /** Take a source out of rotation until `reset`. */
   readonly disable: (name: string, reason: string) => Effect.Effect<void>
   /** Every source enabled and healthy again. */
@@ -161,14 +167,17 @@ export const make = (options: {
               cooldownSeconds: options.recoveryTimeoutSeconds
             }))
         ),
-      recordFailure: (name) =>
+      recordFailure: (name, asked) =>
         update(name, (source, now) => {
           const failures = source.failures + 1
           if (failures < failuresBeforeSkip) return { ...source, failures }
-          // Already skipped once: this failure is a failed probe, so the cooldown doubles.
-          const cooldownSeconds = source.skippedUntil === undefined
-            ? source.cooldownSeconds
-            : Math.min(source.cooldownSeconds * 2, maxCooldownSeconds)
+          if (source.skippedUntil === undefined) {
+            return { ...source, failures, skippedUntil: now + source.cooldownSeconds * 1000 }
+          }
+          // Skipped already. A request sent before the skip is a straggler: no new evidence.
+          if (asked !== undefined && asked.skippedUntil === undefined) return { ...source, failures }
+          // A failed probe: the cooldown doubles.
+          const cooldownSeconds = Math.min(source.cooldownSeconds * 2, maxCooldownSeconds)
           return { ...source, failures, cooldownSeconds, skippedUntil: now + cooldownSeconds * 1000 }
         }),
       disable: (name, reason) => update(name, (source) => ({ ...source, enabled: false, disabledReason: reason })),

@@ -1,7 +1,9 @@
 /**
  * `CircuitBreaker`: closed, open, half-open on the Effect `Clock`. It opens after
  * `circuit_breaker_threshold` consecutive failed rounds (rounds in which no CDN delivered and at
- * least one failed; 404s and invalid data are answers, not failures). Open, it fails fast with
+ * least one failed; 404s and invalid data are answers, not failures). A failed round counts only
+ * if it started after the last delivered round: the stragglers of a healthy burst (a few stalled
+ * requests timing out together at the end of a load) are no evidence of an outage. Open, it fails fast with
  * `NetworkError` (reason `circuit-open`) before any I/O. After `circuit_breaker_timeout` exactly one
  * probe goes through while other callers keep failing fast; the probe's outcome closes or reopens it.
  *
@@ -101,6 +103,8 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
     // One mutable cell: JavaScript runs one fiber step at a time and every read-modify-write
     // below is synchronous, so it is as atomic as a `Ref` without the allocation per round.
     let current: Internal = closed
+    /** Delivered rounds so far: a round that saw a delivery after it started is a straggler. */
+    let deliveries = 0
 
     const openError = (url: string | (() => string)) =>
       new NetworkError({
@@ -123,7 +127,13 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
       }
     }
 
-    const record = (permit: CircuitPermit, outcome: RoundOutcome | "interrupted", now: number) => {
+    const record = (
+      permit: CircuitPermit,
+      outcome: RoundOutcome | "interrupted",
+      now: number,
+      deliveriesAtStart: number
+    ) => {
+      if (outcome === "delivered") deliveries++
       if (permit === "probe") {
         if (current._tag !== "half-open") return
         if (outcome === "interrupted") current = { _tag: "open", openedAt: now - timeoutMs }
@@ -132,7 +142,7 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
       }
       if (current._tag !== "closed") return
       if (outcome === "delivered") current = closed
-      else if (outcome === "failed") {
+      else if (outcome === "failed" && deliveriesAtStart === deliveries) {
         const failures = current.failures + 1
         current = failures >= options.threshold ? { _tag: "open", openedAt: now } : { _tag: "closed", failures }
       }
@@ -164,12 +174,13 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
         Effect.suspend(() => {
           // Closed with no failures (the common case): nothing to record on delivery or on
           // interruption, so no clock read and no uninterruptible region.
+          const deliveriesAtStart = deliveries
           if (current === closed) {
             return Effect.onExit(round, (exit) => {
               const outcome = outcomeOf(exit, classify)
               return outcome === "failed"
-                ? Effect.map(Clock.currentTimeMillis, (now) => record("pass", outcome, now))
-                : Effect.sync(() => record("pass", outcome, 0)) // the time is read only on failure
+                ? Effect.map(Clock.currentTimeMillis, (now) => record("pass", outcome, now, deliveriesAtStart))
+                : Effect.sync(() => record("pass", outcome, 0, deliveriesAtStart)) // the time is read only on failure
             })
           }
           return Effect.uninterruptibleMask((restore) =>
@@ -178,7 +189,10 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
               if (permit === undefined) return Effect.fail(openError(url))
               return restore(round).pipe(
                 Effect.onExit((exit) =>
-                  Effect.map(Clock.currentTimeMillis, (later) => record(permit, outcomeOf(exit, classify), later))
+                  Effect.map(
+                    Clock.currentTimeMillis,
+                    (later) => record(permit, outcomeOf(exit, classify), later, deliveriesAtStart)
+                  )
                 )
               )
             })

@@ -276,7 +276,7 @@ export const make = Effect.gen(function*() {
         }),
         {
           onFailure: (error): Effect.Effect<CdnAttempt> =>
-            Effect.as(cdns.recordFailure(source.name), retryable(url, undefined, error.kind, error.reason)),
+            Effect.as(cdns.recordFailure(source.name, source), retryable(url, undefined, error.kind, error.reason)),
           onSuccess: ({ body, headers, status }): Effect.Effect<CdnAttempt> => {
             counters.bytes += body.byteLength
             if (status >= 200 && status < 300) {
@@ -329,7 +329,7 @@ export const make = Effect.gen(function*() {
             if (!isRetryableStatus(status)) {
               return Effect.succeed(rejected(url, status, "http-status", `unexpected HTTP ${status}`))
             }
-            const failed = cdns.recordFailure(source.name)
+            const failed = cdns.recordFailure(source.name, source)
             if (status !== 429 && status !== 503) {
               return Effect.as(failed, retryable(url, status, "http-status", `HTTP ${status}`))
             }

@@ -1,12 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { envName, loadConfig, snakeCase, socketsPerOrigin, type Tif1ConfigOverrides } from "../src/schema/Config.js"
+import * as Tif1Test from "../src/layers/Tif1Test.js"
+import {
+  envName,
+  loadConfig,
+  snakeCase,
+  socketsPerOrigin,
+  Tif1Config,
+  type Tif1ConfigOverrides
+} from "../src/schema/Config.js"
 import type { Tif1ConfigError } from "../src/schema/Errors.js"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-config-"))
@@ -198,6 +208,38 @@ describe("Config", () => {
       )
       expect(Either.getOrThrow(result).timeout).toBe(5)
       expect(warnings.join("\n")).toContain("unknown key not_a_key")
+    }))
+
+  it.effect("warns about unknown TIF1_* variables as it does about unknown file keys", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(message))
+      })
+      process.env.TIF1_MAX_RETRYS = "2"
+      try {
+        yield* resolve({}).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      } finally {
+        delete process.env.TIF1_MAX_RETRYS
+      }
+      expect(warnings).toContain("unknown variable TIF1_MAX_RETRYS in the environment (ignored)")
+      expect(warnings.some((warning) => warning.includes("TIF1_CONFIG_FILE"))).toBe(false)
+    }))
+
+  it.effect("layerDefaults and Tif1Test.layer check overrides as the live layer does", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(Tif1Config, Tif1Config.layerDefaults({ timeout: -5 })))
+      expect(error).toMatchObject({ _tag: "Tif1ConfigError", key: "timeout", source: "override", value: "-5" })
+      const fraction = yield* Effect.flip(Effect.provide(Tif1Config, Tif1Config.layerDefaults({ maxRetries: 1.5 })))
+      expect(fraction).toMatchObject({ key: "max_retries", reason: "expected an integer" })
+      const died = yield* Effect.exit(
+        Effect.provide(Tif1Config, Tif1Test.layer(Tif1Test.routes(), { maxRetries: 1.5 }))
+      )
+      expect(Exit.isFailure(died) && Cause.squash(died.cause)).toMatchObject({
+        _tag: "Tif1ConfigError",
+        key: "max_retries"
+      })
+      expect((yield* Effect.provide(Tif1Config, Tif1Config.layerDefaults({ timeout: 5 }))).timeout).toBe(5)
     }))
 
   it("caps sockets per origin by pool_maxsize", () => {

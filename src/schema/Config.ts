@@ -452,6 +452,18 @@ const findConfigFile = (search: ConfigSearchOptions) =>
     return undefined
   })
 
+/** One key's raw value from a source, parsed, or the error naming the key, the source and the value. */
+const parseKey = (key: Key, raw: unknown, source: string): unknown => {
+  const parsed = (keySpecs[key] as KeySpec<unknown>).parse(raw)
+  return parsed.ok
+    ? parsed.value
+    : new Tif1ConfigError({ key: snakeCase(key), source, value: describeValue(raw), reason: parsed.reason })
+}
+
+/** `TIF1_*` variables that are not settings but name where settings come from. */
+const searchVariables = new Set(["TIF1_CONFIG_FILE", "TIF1_TRUST_CWD_CONFIG"])
+const knownVariables = new Set([...configKeys.map(envName), ...searchVariables])
+
 /**
  * Resolve the configuration from overrides, `TIF1_*` variables (read through the current Effect
  * `ConfigProvider`, the process environment by default), the first config file found, and the
@@ -470,8 +482,11 @@ export const loadConfig = (
         if (!keyBySnake.has(name)) yield* Effect.logWarning(`unknown key ${name} in ${file.path} (ignored)`)
       }
     }
-    for (const name of Object.keys(overrides)) {
-      if (!(name in keySpecs)) yield* Effect.logWarning(`unknown config override ${name} (ignored)`)
+    yield* warnUnknownOverrides(overrides)
+    for (const name of Object.keys(process.env)) {
+      if (name.startsWith("TIF1_") && !knownVariables.has(name)) {
+        yield* Effect.logWarning(`unknown variable ${name} in the environment (ignored)`)
+      }
     }
     const values: Record<string, unknown> = {}
     const sources: Record<string, string> = {}
@@ -491,16 +506,9 @@ export const loadConfig = (
         sources[key] = "default"
         continue
       }
-      const parsed = spec.parse(raw)
-      if (!parsed.ok) {
-        return yield* new Tif1ConfigError({
-          key: snakeCase(key),
-          source,
-          value: describeValue(raw),
-          reason: parsed.reason
-        })
-      }
-      values[key] = parsed.value
+      const parsed = parseKey(key, raw, source)
+      if (parsed instanceof Tif1ConfigError) return yield* parsed
+      values[key] = parsed
       sources[key] = source
     }
     return { ...(values as unknown as Tif1ConfigValues), sources: sources as Record<Key, string> }
@@ -509,8 +517,17 @@ export const loadConfig = (
       Effect.fail(new Tif1ConfigError({ key: "(env)", source: "env", value: "", reason: String(error) })))
   )
 
+const warnUnknownOverrides = (overrides: Tif1ConfigOverrides) =>
+  Effect.forEach(
+    Object.keys(overrides).filter((name) => !(name in keySpecs)),
+    (name) => Effect.logWarning(`unknown config override ${name} (ignored)`),
+    { discard: true }
+  )
+
 /**
- * The defaults alone, with no environment or file: handy for tests and embedders.
+ * The defaults with overrides on top, and no environment or file: handy for tests and
+ * embedders. Each override is checked as the live layer checks it: a bad one throws the
+ * `Tif1ConfigError` naming it (`layerDefaults` fails with it instead).
  *
  * @since 0.1.0
  */
@@ -519,8 +536,15 @@ export const defaultConfig = (overrides: Tif1ConfigOverrides = {}): ResolvedTif1
   const sources: Record<string, string> = {}
   for (const key of configKeys) {
     const given = overrides[key]
-    values[key] = given === undefined ? keySpecs[key].defaultValue() : given
-    sources[key] = given === undefined ? "default" : "override"
+    if (given === undefined) {
+      values[key] = keySpecs[key].defaultValue()
+      sources[key] = "default"
+      continue
+    }
+    const parsed = parseKey(key, given, "override")
+    if (parsed instanceof Tif1ConfigError) throw parsed
+    values[key] = parsed
+    sources[key] = "override"
   }
   return { ...(values as unknown as Tif1ConfigValues), sources: sources as Record<Key, string> }
 }
@@ -548,7 +572,16 @@ export class Tif1Config extends Context.Tag("tif1-effect/Tif1Config")<Tif1Config
   /** From the environment and config files, with overrides on top. */
   static readonly layerConfig = (overrides: Tif1ConfigOverrides): Layer.Layer<Tif1Config, Tif1ConfigError> =>
     Layer.effect(Tif1Config, loadConfig(overrides))
-  /** Defaults plus overrides, ignoring environment and files (for tests). */
-  static readonly layerDefaults = (overrides: Tif1ConfigOverrides = {}): Layer.Layer<Tif1Config> =>
-    Layer.succeed(Tif1Config, defaultConfig(overrides))
+  /** Defaults plus overrides, ignoring environment and files (for tests); overrides checked as the live layer does. */
+  static readonly layerDefaults = (overrides: Tif1ConfigOverrides = {}): Layer.Layer<Tif1Config, Tif1ConfigError> =>
+    Layer.effect(
+      Tif1Config,
+      Effect.zipRight(
+        warnUnknownOverrides(overrides),
+        Effect.try({
+          try: () => defaultConfig(overrides),
+          catch: (error) => error as Tif1ConfigError
+        })
+      )
+    )
 }

@@ -23,7 +23,13 @@ import { Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
 import { NetworkError, NetworkErrorKind } from "../schema/Errors.js"
 import * as Cache from "../services/Cache.js"
 import { DnsResolver } from "../services/DnsResolver.js"
-import { type HttpResponse, HttpSession, makeWithDispatcher } from "../services/HttpSession.js"
+import {
+  type ConnectionStats,
+  type HttpResponse,
+  HttpSession,
+  makeWithDispatcher,
+  type OriginStats
+} from "../services/HttpSession.js"
 import { RoutingDispatcher } from "../services/internal/routingDispatcher.js"
 import { layerFrom, type Tif1Services } from "./Tif1.js"
 
@@ -83,7 +89,8 @@ const bodyBytes = (body: unknown): Uint8Array =>
     : encoder.encode(typeof body === "string" ? body : JSON.stringify(body))
 
 /**
- * An `HttpSession` answering from `routes`. Its stats count the requests it answered.
+ * An `HttpSession` answering from `routes`. Its stats report what the routes answered: requests
+ * per origin, and no connections (there are none to create or reuse, so the reuse rate is 0).
  *
  * @since 0.1.0
  */
@@ -110,11 +117,12 @@ export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
       )
       const real = makeWithDispatcher(dispatcher, { userAgent: "tif1-test", defaultTimeout: Duration.seconds(1) })
       const served = new Map<string, number>()
-      let total = 0
+      const answeredByOrigin = new Map<string, number>()
       const get = (url: string) =>
         Effect.gen(function*() {
           table.requests.push({ url, at: yield* Clock.currentTimeMillis })
-          total++
+          const origin = URL.canParse(url) ? new URL(url).origin : url
+          answeredByOrigin.set(origin, (answeredByOrigin.get(origin) ?? 0) + 1)
           const route = table.routes.get(url)
           const index = served.get(url) ?? 0
           served.set(url, index + 1)
@@ -136,16 +144,16 @@ export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
       return {
         ...real,
         get,
-        stats: Effect.sync(() => ({
-          totalRequests: total,
-          connectionsCreated: 0,
-          connectionsReused: total,
-          reuseRate: total === 0 ? 0 : 100,
-          byOrigin: {}
-        })),
-        resetStats: Effect.sync(() => {
-          total = 0
-        })
+        stats: Effect.sync((): ConnectionStats => {
+          const byOrigin: Record<string, OriginStats> = {}
+          let totalRequests = 0
+          for (const [origin, requests] of answeredByOrigin) {
+            byOrigin[origin] = { protocol: "unknown", requests, connectionsCreated: 0, connectionsReused: 0 }
+            totalRequests += requests
+          }
+          return { totalRequests, connectionsCreated: 0, connectionsReused: 0, reuseRate: 0, byOrigin }
+        }),
+        resetStats: Effect.sync(() => answeredByOrigin.clear())
       }
     })
   )

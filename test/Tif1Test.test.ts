@@ -1,6 +1,10 @@
 /** The mock layer users test with reports what happened, and the stack counts only what was sent. */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as TestClock from "effect/TestClock"
 import * as Tif1Test from "../src/layers/Tif1Test.js"
 import { CircuitBreaker } from "../src/services/CircuitBreaker.js"
 import { Fetcher } from "../src/services/Fetcher.js"
@@ -50,5 +54,51 @@ describe("Tif1Test", () => {
       expect(state).toBe("open")
       expect(routes.requests).toHaveLength(1)
       expect(stats.requests).toBe(1)
+    }))
+})
+
+describe("what the stack tells an operator", () => {
+  it.effect("failed rounds and waits at debug; a CDN skipped, recovered, and the breaker at info or warning", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
+      )
+      const url = urlOf("drivers.json")
+      const routes = Tif1Test.routes({
+        [url]: [{ status: 503 }, { status: 503 }, { status: 503 }, { status: 200, body: { drivers: [] } }]
+      })
+      const layer = Tif1Test.layer(routes, {
+        cdns: [base],
+        maxRetries: 2,
+        retryBackoffFactor: 2,
+        retryJitter: false,
+        circuitBreakerThreshold: 3,
+        circuitBreakerTimeout: 10,
+        cdnRecoveryTimeout: 5
+      })
+      yield* Effect.gen(function*() {
+        const fetcher = yield* Fetcher
+        const failing = yield* Effect.fork(Effect.flip(fetcher.json({ ...request, path: "drivers.json" })))
+        yield* TestClock.adjust("2 seconds")
+        yield* TestClock.adjust("4 seconds")
+        yield* Fiber.join(failing)
+        yield* TestClock.adjust("10 seconds")
+        yield* fetcher.json({ ...request, path: "drivers.json" })
+      }).pipe(Effect.provide(layer), Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.Debug))
+      const cdn = "cdn.jsdelivr.net"
+      expect(lines).toEqual([
+        `DEBUG fetch 2025/Australian Grand Prix/Race/drivers.json: round 1 failed (${cdn}: http-status (HTTP 503))`,
+        "DEBUG fetch 2025/Australian Grand Prix/Race/drivers.json: round 2 after 2s",
+        `DEBUG fetch 2025/Australian Grand Prix/Race/drivers.json: round 2 failed (${cdn}: http-status (HTTP 503))`,
+        "DEBUG fetch 2025/Australian Grand Prix/Race/drivers.json: round 3 after 4s",
+        `WARN cdn ${cdn} skipped for 5 s after 3 consecutive failures`,
+        "WARN circuit breaker open after 3 consecutive failed rounds; failing fast for 10 s " +
+        `(last: ${cdn}: http-status (HTTP 503))`,
+        `DEBUG fetch 2025/Australian Grand Prix/Race/drivers.json: round 3 failed (${cdn}: http-status (HTTP 503))`,
+        `INFO cdn ${cdn} recovered: it delivered again`,
+        "INFO circuit breaker closed: the probe went through"
+      ])
     }))
 })

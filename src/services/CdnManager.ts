@@ -130,9 +130,17 @@ export const make = (options: {
       state = next
       unskipped = undefined
     }
+    /** Change one source; the source before and after, for the logs. */
     const update = (name: string, f: (source: CdnSource, now: number) => CdnSource) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        set(state.map((source) => (source.name === name ? f(source, now) : source)))
+        let before: CdnSource | undefined
+        let after: CdnSource | undefined
+        set(state.map((source) => {
+          if (source.name !== name) return source
+          before = source
+          return after = f(source, now)
+        }))
+        return { before, after }
       })
 
     const available = Effect.suspend(() => {
@@ -157,30 +165,47 @@ export const make = (options: {
       available,
       urlFor: (source, request) => urlFor(source.shape, request, options.minify),
       recordSuccess: (name) =>
-        Effect.suspend(() =>
-          state.every((source) => source.name !== name || isPristine(source))
-            ? Effect.void
-            : update(name, (source) => ({
-              ...source,
-              failures: 0,
-              skippedUntil: undefined,
-              cooldownSeconds: options.recoveryTimeoutSeconds
-            }))
-        ),
-      recordFailure: (name, asked) =>
-        update(name, (source, now) => {
-          const failures = source.failures + 1
-          if (failures < failuresBeforeSkip) return { ...source, failures }
-          if (source.skippedUntil === undefined) {
-            return { ...source, failures, skippedUntil: now + source.cooldownSeconds * 1000 }
-          }
-          // Skipped already. A request sent before the skip is a straggler: no new evidence.
-          if (asked !== undefined && asked.skippedUntil === undefined) return { ...source, failures }
-          // A failed probe: the cooldown doubles.
-          const cooldownSeconds = Math.min(source.cooldownSeconds * 2, maxCooldownSeconds)
-          return { ...source, failures, cooldownSeconds, skippedUntil: now + cooldownSeconds * 1000 }
+        Effect.suspend(() => {
+          const before = state.find((source) => source.name === name)
+          if (before === undefined || isPristine(before)) return Effect.void
+          const recovered = update(name, (source) => ({
+            ...source,
+            failures: 0,
+            skippedUntil: undefined,
+            cooldownSeconds: options.recoveryTimeoutSeconds
+          }))
+          return before.skippedUntil === undefined
+            ? recovered
+            : Effect.zipLeft(recovered, Effect.logInfo(`cdn ${name} recovered: it delivered again`))
         }),
-      disable: (name, reason) => update(name, (source) => ({ ...source, enabled: false, disabledReason: reason })),
+      recordFailure: (name, asked) =>
+        Effect.flatMap(
+          update(name, (source, now) => {
+            const failures = source.failures + 1
+            if (failures < failuresBeforeSkip) return { ...source, failures }
+            if (source.skippedUntil === undefined) {
+              return { ...source, failures, skippedUntil: now + source.cooldownSeconds * 1000 }
+            }
+            // Skipped already. A request sent before the skip is a straggler: no new evidence.
+            if (asked !== undefined && asked.skippedUntil === undefined) return { ...source, failures }
+            // A failed probe: the cooldown doubles.
+            const cooldownSeconds = Math.min(source.cooldownSeconds * 2, maxCooldownSeconds)
+            return { ...source, failures, cooldownSeconds, skippedUntil: now + cooldownSeconds * 1000 }
+          }),
+          ({ after, before }) => {
+            if (after?.skippedUntil === undefined || after.skippedUntil === before?.skippedUntil) return Effect.void
+            return Effect.logWarning(
+              before?.skippedUntil === undefined
+                ? `cdn ${name} skipped for ${after.cooldownSeconds} s after ${after.failures} consecutive failures`
+                : `cdn ${name} probe failed: skipped for ${after.cooldownSeconds} s more`
+            )
+          }
+        ),
+      disable: (name, reason) =>
+        Effect.zipRight(
+          update(name, (source) => ({ ...source, enabled: false, disabledReason: reason })),
+          Effect.logInfo(`cdn ${name} disabled: ${reason}`)
+        ),
       reset: Effect.sync(() => set(initial()))
     }
   })

@@ -86,6 +86,12 @@ export class CircuitBreaker
   extends Context.Tag("tif1-effect/CircuitBreaker")<CircuitBreaker, CircuitBreakerService>()
 {}
 
+/** A change of state worth a log line. */
+interface StateChange {
+  readonly level: "info" | "warning"
+  readonly message: string
+}
+
 type Internal =
   | { readonly _tag: "closed"; readonly failures: number }
   | { readonly _tag: "open"; readonly openedAt: number }
@@ -127,25 +133,54 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
       }
     }
 
+    /** Count a round's outcome; a line for the log when the state changed. */
     const record = (
       permit: CircuitPermit,
       outcome: RoundOutcome | "interrupted",
       now: number,
       deliveriesAtStart: number
-    ) => {
+    ): StateChange | undefined => {
       if (outcome === "delivered") deliveries++
       if (permit === "probe") {
-        if (current._tag !== "half-open") return
-        if (outcome === "interrupted") current = { _tag: "open", openedAt: now - timeoutMs }
-        else current = outcome === "failed" ? { _tag: "open", openedAt: now } : closed
-        return
+        if (current._tag !== "half-open") return undefined
+        if (outcome === "interrupted") {
+          current = { _tag: "open", openedAt: now - timeoutMs }
+          return undefined
+        }
+        if (outcome === "failed") {
+          current = { _tag: "open", openedAt: now }
+          return {
+            level: "warning",
+            message: `circuit breaker open again: the probe failed; failing fast for ${options.timeoutSeconds} s`
+          }
+        }
+        current = closed
+        return { level: "info", message: "circuit breaker closed: the probe went through" }
       }
-      if (current._tag !== "closed") return
+      if (current._tag !== "closed") return undefined
       if (outcome === "delivered") current = closed
       else if (outcome === "failed" && deliveriesAtStart === deliveries) {
         const failures = current.failures + 1
-        current = failures >= options.threshold ? { _tag: "open", openedAt: now } : { _tag: "closed", failures }
+        if (failures < options.threshold) {
+          current = { _tag: "closed", failures }
+          return undefined
+        }
+        current = { _tag: "open", openedAt: now }
+        return {
+          level: "warning",
+          message:
+            `circuit breaker open after ${failures} consecutive failed rounds; failing fast for ${options.timeoutSeconds} s`
+        }
       }
+      return undefined
+    }
+
+    /** Log a state change, with what the round that caused it saw. */
+    const report = <A, E>(change: StateChange | undefined, exit: Exit.Exit<A, E>) => {
+      if (change === undefined) return Effect.void
+      if (change.level === "info") return Effect.logInfo(change.message)
+      const cause = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? ` (last: ${String(exit.cause.error)})` : ""
+      return Effect.logWarning(`${change.message}${cause}`)
     }
 
     const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (exit: Exit.Exit<A, E>) => RoundOutcome) =>
@@ -179,8 +214,11 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
             return Effect.onExit(round, (exit) => {
               const outcome = outcomeOf(exit, classify)
               return outcome === "failed"
-                ? Effect.map(Clock.currentTimeMillis, (now) => record("pass", outcome, now, deliveriesAtStart))
-                : Effect.sync(() => record("pass", outcome, 0, deliveriesAtStart)) // the time is read only on failure
+                ? Effect.flatMap(
+                  Clock.currentTimeMillis,
+                  (now) => report(record("pass", outcome, now, deliveriesAtStart), exit)
+                )
+                : Effect.sync(() => void record("pass", outcome, 0, deliveriesAtStart)) // the time is read only on failure
             })
           }
           return Effect.uninterruptibleMask((restore) =>
@@ -189,9 +227,9 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
               if (permit === undefined) return Effect.fail(openError(url))
               return restore(round).pipe(
                 Effect.onExit((exit) =>
-                  Effect.map(
+                  Effect.flatMap(
                     Clock.currentTimeMillis,
-                    (later) => record(permit, outcomeOf(exit, classify), later, deliveriesAtStart)
+                    (later) => report(record(permit, outcomeOf(exit, classify), later, deliveriesAtStart), exit)
                   )
                 )
               )

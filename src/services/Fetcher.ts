@@ -183,6 +183,12 @@ class RetryableRound implements RetryHint {
     readonly failures: ReadonlyArray<Retryable>,
     readonly retryAfterSeconds: number | undefined
   ) {}
+  /** Each CDN and how it failed, for logs (the breaker's reason for opening too). */
+  toString(): string {
+    return this.failures.map((failure) =>
+      `${failure.source}: ${failure.kind}${failure.status === undefined ? "" : ` (HTTP ${failure.status})`}`
+    ).join("; ")
+  }
 }
 
 const isRetryableStatus = (status: number) => status >= 500 || status === 408 || status === 429
@@ -467,10 +473,17 @@ export const make = Effect.gen(function*() {
             Extract<CdnAttempt, { _tag: "Delivered" }>,
             RetryableRound | FetchError
           > =>
-            Effect.matchEffect(driver.next(failure), {
-              onFailure: () => Effect.fail(failure),
-              onSuccess: () => Effect.catchIf(round, isRetryableRound, next)
-            })
+            Effect.zipRight(
+              Effect.logDebug(`fetch ${cacheKey(request)}: round ${rounds} failed (${failure})`),
+              Effect.matchEffect(driver.next(failure), {
+                onFailure: () => Effect.fail(failure),
+                onSuccess: (waited) =>
+                  Effect.zipRight(
+                    Effect.logDebug(`fetch ${cacheKey(request)}: round ${rounds + 1} after ${Duration.format(waited)}`),
+                    Effect.catchIf(round, isRetryableRound, next)
+                  )
+              })
+            )
           return next(firstFailure)
         })
 

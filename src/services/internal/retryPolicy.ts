@@ -39,9 +39,9 @@ export const delayBeforeRound = (
 
 /**
  * The schedule. Its input is the error of the round that just failed; a `RetryHint` among them
- * carries the Retry-After to honour.
+ * carries the Retry-After to honour. Its output is the wait before the next round (for the logs).
  */
-export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<number, unknown> =>
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.Duration, unknown> =>
   Schedule.intersect(Schedule.recurs(policy.maxRetries), Schedule.identity<unknown>()).pipe(
     Schedule.modifyDelayEffect(([completedRetries, input]) => {
       const retryAfterSeconds = (input as Partial<RetryHint> | undefined)?.retryAfterSeconds
@@ -50,7 +50,7 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<number, un
         (uniform) => Duration.seconds(delayBeforeRound(policy, completedRetries + 1, retryAfterSeconds, uniform))
       )
     }),
-    Schedule.map(([completedRetries]) => completedRetries)
+    Schedule.delays
   )
 
 /**

@@ -187,8 +187,9 @@ describe("Cache", () => {
         (database.prepare("SELECT key, encoding FROM payloads").all() as Array<{ key: string; encoding: number }>)
           .map((row) => [row.key.slice(row.key.lastIndexOf("/") + 1), row.encoding])
       )
-      // 8 = CRC-32 checksum, 4 = numeric columns as Float64Array, 2 = V8, +1 = deflated
-      expect(encodings).toEqual({ "5_tel.json": 15, "drivers.json": 14 })
+      // 16 = the checksum covers the key, 8 = CRC-32 checksum, 4 = numeric columns as Float64Array,
+      // 2 = V8, +1 = deflated
+      expect(encodings).toEqual({ "5_tel.json": 31, "drivers.json": 30 })
       const checksums = database.prepare("SELECT checksum FROM payloads").all() as Array<{ checksum: string }>
       expect(checksums.every((row) => /^[0-9a-f]{8}$/.test(row.checksum))).toBe(true)
       // Earlier versions' rows, with SHA-1 checksums: the JSON text, deflated (1) or raw (0), NaN
@@ -215,14 +216,50 @@ describe("Cache", () => {
         sha1(plainV8),
         Zlib.deflateSync(plainV8)
       )
+      // The previous version's rows: CRC-32 over the body alone (14).
+      const weatherless = V8.serialize({ drivers: [{ driver: "VER", team: "Red Bull Racing" }] })
+      insert.run(
+        `2025/Australian Grand Prix/Qualifying/drivers.json`,
+        14,
+        weatherless.length,
+        Zlib.crc32(weatherless).toString(16).padStart(8, "0"),
+        weatherless
+      )
       database.close()
       const hitsBefore = mirror.hits()
+      expect(
+        yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, session: "Qualifying", path: "drivers.json" })).pipe(
+          Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
+        )
+      ).toEqual({ drivers: [{ driver: "VER", team: "Red Bull Racing" }] })
       expect(yield* fetchOnce("VER/5_tel.json")).toEqual(JSON.parse(fixtureText("VER/5_tel.json")))
       expect(yield* fetchOnce("VER/6_tel.json")).toEqual(JSON.parse(fixtureText("VER/6_tel.json")))
       const lapTable = yield* fetchOnce("VER/laptimes.json")
       expect(yield* fetchOnce("corners.json")).toEqual(JSON.parse(fixtureText("corners.json")))
       expect(mirror.hits()).toBe(hitsBefore)
       expect((lapTable.time as Array<number | null>)[1]).toBeNull() // the file's bare NaN
+    }))
+
+  it.scopedLive("two rows with their values swapped are both misses: the checksum covers the key", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const fetchOnce = fetchOnNewStack(mirror.origin, cacheDir)
+      yield* fetchOnce("VER/laptimes.json")
+      yield* fetchOnce("NOR/laptimes.json")
+      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      const row = database.prepare("SELECT encoding, size, checksum, body FROM payloads WHERE key = ?")
+      const ver = row.get(`2025/Australian Grand Prix/Race/VER/laptimes.json`) as Record<string, unknown>
+      const nor = row.get(`2025/Australian Grand Prix/Race/NOR/laptimes.json`) as Record<string, unknown>
+      const put = database.prepare("UPDATE payloads SET encoding = ?, size = ?, checksum = ?, body = ? WHERE key = ?")
+      put.run(nor.encoding, nor.size, nor.checksum, nor.body, `2025/Australian Grand Prix/Race/VER/laptimes.json`)
+      put.run(ver.encoding, ver.size, ver.checksum, ver.body, `2025/Australian Grand Prix/Race/NOR/laptimes.json`)
+      database.close()
+      const hitsBefore = mirror.hits()
+      const parsed = (path: string) => JSON.parse(fixtureText(path).replaceAll("NaN", "null"))
+      expect(yield* fetchOnce("VER/laptimes.json")).toEqual(parsed("VER/laptimes.json"))
+      expect(yield* fetchOnce("NOR/laptimes.json")).toEqual(parsed("NOR/laptimes.json"))
+      expect(mirror.hits()).toBe(hitsBefore + 2) // both came from the network again
     }))
 
   it.scopedLive("a value comes back from SQLite exactly: -0, infinities, nested, mixed and empty arrays", () =>

@@ -134,8 +134,9 @@ export const compressAboveBytes = 4096
 /**
  * How a row's body is stored: bit 0 = deflated, bit 1 = V8 serialization (`node:v8`) of the
  * parsed value instead of the JSON text, bit 2 = with every all-number array (a telemetry
- * column) serialized as a `Float64Array`, bit 3 = CRC-32 checksum instead of SHA-1. New rows set
- * bits 1, 2 and 3 (and 0 when large). V8 writes a plain array element by element and reads every
+ * column) serialized as a `Float64Array`, bit 3 = CRC-32 checksum instead of SHA-1, bit 4 = the
+ * checksum covers the row's key too (two rows' values swapped no longer read as each other's
+ * files). New rows set bits 1 to 4 (and 0 when large). V8 writes a plain array element by element and reads every
  * double back boxed; a typed array is one block of bytes, and turning it back into an array of
  * unboxed doubles costs a fraction of that (a telemetry file: 135 µs against 456 µs; `JSON.parse`
  * of its text: 1,600 µs on the same machine). Rows with other encodings, written by earlier
@@ -146,6 +147,7 @@ const encodingV8 = 2
 const encodingNumericColumns = 4
 /** CRC-32 as 8 hex digits costs a fifth of SHA-1 (base64), which earlier rows carry. */
 const encodingCrc32 = 8
+const encodingKeyedChecksum = 16
 
 /** The second tier: where bytes are kept across processes. */
 interface PersistentTier {
@@ -329,7 +331,7 @@ const unpackNumericColumns = (value: unknown): unknown => {
 
 /** A value to the bytes of a row with `storedEncoding` (before compression). */
 const serialize = (value: JsonObject): Buffer => V8.serialize(packNumericColumns(value))
-const storedEncoding = encodingV8 | encodingNumericColumns | encodingCrc32
+const storedEncoding = encodingV8 | encodingNumericColumns | encodingCrc32 | encodingKeyedChecksum
 
 /** A stored body back to a value; `undefined` when it does not decode. */
 const decodeStored = (encoding: number, body: Uint8Array): unknown => {
@@ -344,13 +346,15 @@ const decodeStored = (encoding: number, body: Uint8Array): unknown => {
 }
 
 /**
- * The checksum a row's encoding names. It catches damage, not tampering: CRC-32 misses one random
- * corruption in four billion, and deflated rows are also checked by zlib's adler-32.
+ * The checksum a row's encoding names, over its key (bit 4) and its body. It catches damage, not
+ * tampering: CRC-32 misses one random corruption in four billion, and deflated rows are also
+ * checked by zlib's adler-32.
  */
-const checksumOf = (encoding: number, bytes: Uint8Array): string =>
-  (encoding & encodingCrc32) !== 0
-    ? Zlib.crc32(bytes).toString(16).padStart(8, "0")
-    : Crypto.createHash("sha1").update(bytes).digest("base64")
+const checksumOf = (encoding: number, bytes: Uint8Array, key: string): string => {
+  if ((encoding & encodingCrc32) === 0) return Crypto.createHash("sha1").update(bytes).digest("base64")
+  const seed = (encoding & encodingKeyedChecksum) !== 0 ? Zlib.crc32(key) : 0
+  return Zlib.crc32(bytes, seed).toString(16).padStart(8, "0")
+}
 
 /** Current schema version of the database file; `migrations[n]` upgrades from n to n + 1. */
 const schemaVersion = 1
@@ -433,7 +437,7 @@ export const makeSqliteTier = Effect.gen(function*() {
         if (Either.isLeft(body)) {
           return yield* Effect.as(dropCorrupt(key, `cannot inflate (${body.left.message})`), undefined)
         }
-        if (body.right.byteLength !== row.size || checksumOf(row.encoding, body.right) !== row.checksum) {
+        if (body.right.byteLength !== row.size || checksumOf(row.encoding, body.right, key) !== row.checksum) {
           return yield* Effect.as(dropCorrupt(key, "size or checksum mismatch"), undefined)
         }
         const value = decodeStored(row.encoding, body.right)
@@ -454,7 +458,7 @@ export const makeSqliteTier = Effect.gen(function*() {
         const encoding = storedEncoding | (compressed ? encodingDeflated : 0)
         const now = yield* Clock.currentTimeMillis
         yield* sql`INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at)
-          VALUES (${key}, ${encoding}, ${body.byteLength}, ${checksumOf(encoding, body)}, ${stored}, ${now})`
+          VALUES (${key}, ${encoding}, ${body.byteLength}, ${checksumOf(encoding, body, key)}, ${stored}, ${now})`
       }).pipe(Effect.catchAll(warn("write", "the value is not cached"))),
     readMissing: (key, now) =>
       sql<{ expires_at: number }>`SELECT expires_at FROM missing WHERE key = ${key}`.pipe(

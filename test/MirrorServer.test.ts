@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -7,6 +8,7 @@ import * as Zlib from "node:zlib"
 import { Client, H2CClient } from "undici"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { pullSession } from "../src/mirror/pull.js"
+import { runCli, sandbox, startCli } from "./support/cli.js"
 import { eventually, testCertificate } from "./support/servers.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
@@ -188,4 +190,43 @@ describe("MirrorServer", () => {
       expect(again.kept).toBe(published.length - 1)
       expect(source.hits(`${sessionDir}/VER/3_tel.json`)).toBe(before + 1)
     }))
+
+  it.scopedLive("a pull killed in the middle and resumed leaves only whole files, byte-identical, and no partial files", () =>
+    Effect.gen(function*() {
+      const source = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 150 } })
+      const home = sandbox()
+      const out = Path.join(home, "out")
+      const sessionDir = "2025/Australian Grand Prix/Race"
+      const args = ["mirror", "pull", "2025", "Australian Grand Prix", "Race", "--telemetry", "--out", out]
+      const env = { TIF1_CDNS: MirrorServer.templateFor(source.origin), TIF1_MAX_RETRIES: "0" }
+      const first = startCli(args, { home, env })
+      yield* eventually(() => source.hits() >= 25, "the pull to be under way", 30_000)
+      first.child.kill("SIGKILL")
+      yield* Effect.promise(() => first.done)
+      // What a pull killed while writing a large file leaves: its temporary file (a dead pid's).
+      const partial = Path.join(out, sessionDir, "VER", `1_tel.json.${deadPid()}.partial`)
+      Fs.mkdirSync(Path.dirname(partial), { recursive: true })
+      Fs.writeFileSync(
+        partial,
+        Fs.readFileSync(Path.join(fixturesRoot, sessionDir, "VER/1_tel.json")).subarray(0, 50_000)
+      )
+      const resumed = yield* Effect.promise(() => runCli(args, { home, env }))
+      expect(resumed.code, resumed.stderr).toBe(0)
+      expect(resumed.stdout).toMatch(/stale partial files removed\s+1$/m)
+      const published = allFiles(Path.join(fixturesRoot, sessionDir)).map((file) => Path.relative(fixturesRoot, file))
+        .sort()
+      const pulled = allFiles(out).map((file) => Path.relative(out, file)).sort()
+      expect(pulled).toEqual(published)
+      for (const file of published) {
+        expect(Fs.readFileSync(Path.join(out, file)).equals(Fs.readFileSync(Path.join(fixturesRoot, file))), file).toBe(
+          true
+        )
+      }
+    }))
 })
+
+/** A process id that no running process has: a child that already exited. */
+const deadPid = (): number => {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" })
+  return Number(child.stdout)
+}

@@ -120,6 +120,7 @@ const pull = Command.make(
           table([
             ["written", String(summary.written)],
             ["kept", String(summary.kept)],
+            ["stale partial files removed", String(summary.staleRemoved)],
             ["missing", String(summary.missing)],
             ["failed", String(summary.failed)],
             ["MB", megabytes(summary.bytes)]

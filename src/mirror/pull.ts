@@ -33,6 +33,8 @@ export interface PullSummary {
   /** Files that failed (network or invalid data). */
   readonly failed: number
   readonly bytes: number
+  /** Temporary files of pulls that died before renaming them, removed now. */
+  readonly staleRemoved: number
 }
 
 /**
@@ -47,6 +49,41 @@ export interface PullOptions {
   readonly onFile?: (path: string, outcome: "written" | "kept" | "missing" | "failed") => void
 }
 
+/** `{file}.{pid}.partial`: a file being written by the pull with that process id. */
+const partialName = /\.(\d+)\.partial$/
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM" // alive, someone else's
+  }
+}
+
+/**
+ * Remove the temporary files that pulls which are no longer running left behind (killed before
+ * the rename); a running pull's own files are left alone. How many were removed.
+ */
+const removeStalePartials = (folder: string): number => {
+  let removed = 0
+  let entries: Array<Fs.Dirent>
+  try {
+    entries = Fs.readdirSync(folder, { withFileTypes: true, recursive: true })
+  } catch {
+    return 0 // a first pull: no folder yet
+  }
+  for (const entry of entries) {
+    const match = partialName.exec(entry.name)
+    if (!entry.isFile() || match === null) continue
+    const pid = Number(match[1])
+    if (pid !== process.pid && isAlive(pid)) continue
+    Fs.rmSync(Path.join(entry.parentPath, entry.name), { force: true })
+    removed++
+  }
+  return removed
+}
+
 /**
  * Pull one session into `out/{year}/{Event}/{Session}/`.
  *
@@ -57,7 +94,8 @@ export const pullSession = (ref: SessionRef, options: PullOptions): Effect.Effec
     const fetcher = yield* Fetcher
     const base = yield* decodeRequest({ ...ref, path: "drivers.json" })
     const folder = Path.join(options.out, String(base.year), base.gp, base.session)
-    const counts = { written: 0, kept: 0, missing: 0, failed: 0, bytes: 0 }
+    const counts = { written: 0, kept: 0, missing: 0, failed: 0, bytes: 0, staleRemoved: 0 }
+    counts.staleRemoved = removeStalePartials(folder)
 
     const existing = (path: string): Uint8Array | undefined => {
       try {

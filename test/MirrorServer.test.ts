@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
@@ -230,3 +231,61 @@ const deadPid = (): number => {
   const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" })
   return Number(child.stdout)
 }
+
+describe("MirrorServer limits", () => {
+  /** A raw TCP connection to the mirror; resolves `closed` when the server closes it. */
+  const connect = (origin: string) => {
+    const { hostname, port } = new URL(origin)
+    const socket = Net.connect(Number(port), hostname)
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()))
+    socket.on("error", () => {})
+    return { socket, closed }
+  }
+
+  it.scopedLive("a client that never finishes its headers (slowloris) is closed after the header timeout", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", headersTimeoutMs: 300 })
+      const slow = Array.from({ length: 20 }, () => connect(mirror.origin))
+      const trickle = setInterval(() => {
+        for (const { socket } of slow) if (!socket.destroyed) socket.write("X")
+      }, 50)
+      for (const { socket } of slow) {
+        socket.write("GET /2025/Australian%20Grand%20Prix/Race/drivers.json HTTP/1.1\r\nX-Slow: ")
+      }
+      yield* Effect.promise(() => Promise.all(slow.map(({ closed }) => closed))).pipe(
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("slow clients still connected") }),
+        Effect.ensuring(Effect.sync(() => clearInterval(trickle)))
+      )
+      yield* eventually(() => mirror.connectionsOpen() === 0, "the server to drop them")
+      // A client that sends its request in time is served.
+      const client = new Client(mirror.origin)
+      const response = yield* Effect.promise(() =>
+        client.request({ path: "/2025/Australian%20Grand%20Prix/Race/drivers.json", method: "GET" })
+      )
+      expect(response.statusCode).toBe(200)
+      yield* Effect.promise(() => response.body.text())
+      yield* Effect.promise(() => client.close())
+    }))
+
+  it.scopedLive("connections past the cap are closed at once; those within it are served", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", maxConnections: 3 })
+      const held = Array.from({ length: 3 }, () => connect(mirror.origin))
+      yield* eventually(() => mirror.connectionsOpen() === 3, "three connections")
+      const extra = Array.from({ length: 4 }, () => connect(mirror.origin))
+      yield* Effect.promise(() => Promise.all(extra.map(({ closed }) => closed))).pipe(
+        Effect.timeoutFail({
+          duration: "10 seconds",
+          onTimeout: () => new Error("connections past the cap stayed open")
+        })
+      )
+      expect(mirror.connectionsOpen()).toBe(3)
+      const answer = new Promise<string>((resolve) => held[0]!.socket.once("data", (chunk) => resolve(String(chunk))))
+      held[0]!.socket.write("GET /2025/Australian%20Grand%20Prix/Race/drivers.json HTTP/1.1\r\nHost: x\r\n\r\n")
+      expect(yield* Effect.promise(() => answer)).toMatch(/^HTTP\/1\.1 200/)
+      for (const { socket } of held) socket.destroy()
+      expect(yield* Effect.flip(MirrorServer.make({ root: fixturesRoot, maxConnections: 0 }))).toMatchObject({
+        message: "mirror: maxConnections must be an integer of at least 1, got 0"
+      })
+    }))
+})

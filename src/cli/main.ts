@@ -141,12 +141,27 @@ const serve = Command.make(
     tls: Options.boolean("tls").pipe(
       Options.withDescription("TLS with a generated self-signed certificate (offers h2 and http/1.1 by ALPN)")
     ),
+    maxConnections: Options.integer("max-connections").pipe(
+      Options.withDefault(MirrorServer.defaultMaxConnections),
+      Options.withDescription("connections open at once; new ones past it are closed")
+    ),
+    headerTimeout: Options.integer("header-timeout").pipe(
+      Options.withDefault(MirrorServer.defaultHeadersTimeoutMs / 1000),
+      Options.withDescription("seconds a client has to send its request headers (or finish TLS)")
+    ),
     verbose
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
       const protocol = args.tls ? "h2" : args.h2 ? "h2c" : "h1"
-      const mirror = yield* MirrorServer.make({ root: args.root, host: args.host, port: args.port, protocol })
+      const mirror = yield* MirrorServer.make({
+        root: args.root,
+        host: args.host,
+        port: args.port,
+        protocol,
+        maxConnections: args.maxConnections,
+        headersTimeoutMs: args.headerTimeout * 1000
+      })
       stdout(
         `serving ${Path.resolve(args.root)} at ${mirror.origin} (${protocol}); Ctrl-C stops\n` +
           `use it: TIF1_CDNS='${MirrorServer.templateFor(mirror.origin)}'\n`

@@ -70,7 +70,20 @@ export interface MirrorOptions {
   readonly faults?: FaultMode
   /** A certificate to use instead of a generated one (h2 only). */
   readonly certificate?: SelfSignedCertificate
+  /**
+   * Milliseconds a client has to send a request's headers (HTTP/1.1) or to finish the TLS
+   * handshake (h2), before its connection is closed: a slowloris client cannot hold connections
+   * open. Default 10,000.
+   */
+  readonly headersTimeoutMs?: number
+  /** Connections open at once; past it, new ones are closed at once. Default 1,024. */
+  readonly maxConnections?: number
 }
+
+/** Default `headersTimeoutMs`. */
+export const defaultHeadersTimeoutMs = 10_000
+/** Default `maxConnections`. */
+export const defaultMaxConnections = 1024
 
 /**
  * A running mirror.
@@ -155,6 +168,21 @@ interface CachedFile {
  * @since 0.1.0
  */
 export const make = (options: MirrorOptions): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
+  Effect.zipRight(checkLimits(options), acquire(options))
+
+/** `headersTimeoutMs` and `maxConnections`, checked before anything listens. */
+const checkLimits = (options: MirrorOptions): Effect.Effect<void, Error> => {
+  const { headersTimeoutMs, maxConnections } = options
+  if (headersTimeoutMs !== undefined && !(Number.isFinite(headersTimeoutMs) && headersTimeoutMs > 0)) {
+    return Effect.fail(new Error(`mirror: headersTimeoutMs must be a positive number, got ${headersTimeoutMs}`))
+  }
+  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+    return Effect.fail(new Error(`mirror: maxConnections must be an integer of at least 1, got ${maxConnections}`))
+  }
+  return Effect.void
+}
+
+const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<{ service: MirrorServerService; close: () => Promise<void> }, Error>((resume) => {
       let rootReal: string
@@ -265,11 +293,22 @@ export const make = (options: MirrorOptions): Effect.Effect<MirrorServerService,
         maxSessionMemory: 512,
         settings: { maxConcurrentStreams: 256, initialWindowSize: 4 * 1024 * 1024 }
       }
+      const headersTimeoutMs = options.headersTimeoutMs ?? defaultHeadersTimeoutMs
       const server = protocol === "h1"
-        ? Http.createServer({ keepAliveTimeout: 120_000 }, handle)
+        ? Http.createServer({
+          keepAliveTimeout: 120_000,
+          headersTimeout: headersTimeoutMs,
+          requestTimeout: headersTimeoutMs, // a GET has no body: its request is its headers
+          // Node checks those timeouts on this interval (30 s by default): a tenth keeps them honest.
+          connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 10)))
+        }, handle)
         : protocol === "h2c"
         ? Http2.createServer(h2Options, handle)
-        : Http2.createSecureServer({ ...certificate!, allowHTTP1: true, ...h2Options }, handle)
+        : Http2.createSecureServer(
+          { ...certificate!, allowHTTP1: true, handshakeTimeout: headersTimeoutMs, ...h2Options },
+          handle
+        )
+      server.maxConnections = options.maxConnections ?? defaultMaxConnections
       const track = (socket: Socket | Http2.Http2Session) => {
         opened++
         sockets.add(socket)

@@ -33,7 +33,7 @@ import { layerConfig, type Tif1LayerParts, type Tif1Services } from "./layers/Ti
 import { Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
 import { NetworkError, Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
-import { Cache, type CacheScope, type JsonObject } from "./services/Cache.js"
+import { Cache, type CacheScope, type CacheStats, type JsonObject } from "./services/Cache.js"
 import { CdnManager, type CdnSource } from "./services/CdnManager.js"
 import { CircuitBreaker, type CircuitSnapshot } from "./services/CircuitBreaker.js"
 import { Fetcher, type FetchOptions, type FetchProgress } from "./services/Fetcher.js"
@@ -216,6 +216,11 @@ export class Tif1Client {
   /** Requests, connections opened and reused, per origin. */
   connectionStats(): Promise<ConnectionStats> {
     return this.#run("connectionStats", Effect.flatMap(HttpSession, (http) => http.stats))
+  }
+
+  /** The cache: hits and misses per tier, entries and bytes, negative entries; `sqlite.enabled` false when it could not be opened. */
+  cacheStats(): Promise<CacheStats> {
+    return this.#run("cacheStats", Effect.flatMap(Cache, (cache) => cache.stats))
   }
 
   /** The circuit breaker: state, consecutive failures, when it opened and when it lets a probe through. */

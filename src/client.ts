@@ -27,10 +27,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
-import { layerConfig, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
-import { Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
+import { layerFrom, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
+import { loadConfig, Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
 import { NetworkError, Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
 import { Cache, type CacheScope, type CacheStats, type JsonObject } from "./services/Cache.js"
@@ -38,7 +39,7 @@ import { CdnManager, type CdnSource } from "./services/CdnManager.js"
 import { CircuitBreaker, type CircuitSnapshot } from "./services/CircuitBreaker.js"
 import { Fetcher, type FetchOptions, type FetchProgress } from "./services/Fetcher.js"
 import { type ConnectionStats, HttpSession } from "./services/HttpSession.js"
-import { logLevelOf, stderrLogger } from "./services/internal/stderrLogger.js"
+import { heldLogger, logLevelOf, stderrLogger } from "./services/internal/stderrLogger.js"
 import { type LoadedSession, type LoadOptions, SessionLoader } from "./services/SessionLoader.js"
 
 /**
@@ -110,13 +111,20 @@ export class Tif1Client {
    * (for example `{ http: { ca } }` to trust a local mirror's certificate).
    */
   static async make(overrides: Tif1ConfigOverrides = {}, parts: Tif1LayerParts = {}): Promise<Tif1Client> {
-    // Log lines on stderr at `log_level`; the logger is in place before the config is read, so
-    // its own warnings (an unknown key) go there too.
-    const minimumLevel = Layer.unwrapEffect(
-      Effect.map(Tif1Config, (config) => Logger.minimumLogLevel(logLevelOf(config.logLevel)))
+    // The config is read first, so that its own warnings (an unknown key) obey the `log_level`
+    // it sets; log lines go to stderr at that level from then on.
+    const early = heldLogger()
+    const configured = await Effect.runPromiseExit(
+      loadConfig(overrides).pipe(Effect.provide(early.layer), Logger.withMinimumLogLevel(LogLevel.All))
     )
+    if (Exit.isFailure(configured)) throw rejection(configured.cause)
+    const level = logLevelOf(configured.value.logLevel)
+    early.flush(level)
     const runtime = ManagedRuntime.make(
-      minimumLevel.pipe(Layer.provideMerge(layerConfig(overrides, parts)), Layer.provideMerge(stderrLogger()))
+      layerFrom(Layer.succeed(Tif1Config, configured.value), parts).pipe(
+        Layer.provideMerge(Logger.minimumLogLevel(level)),
+        Layer.provideMerge(stderrLogger())
+      )
     )
     const exit = await runtime.runPromiseExit(Effect.void)
     if (Exit.isFailure(exit)) {

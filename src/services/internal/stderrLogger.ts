@@ -19,12 +19,34 @@ const levels: Record<Tif1LogLevel, LogLevel.LogLevel> = {
 /** The Effect `LogLevel` of a `log_level` value. */
 export const logLevelOf = (level: Tif1LogLevel): LogLevel.LogLevel => levels[level]
 
-/** `warning: <message>` lines on stderr; `prefix` runs first (the CLI clears its progress line). */
+/** One log line as the library writes it: `warn: <message>`. */
+export const logLine = (logLevel: LogLevel.LogLevel, message: unknown): string => {
+  const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+  return `${logLevel.label.toLowerCase()}: ${text}\n`
+}
+
+/** Log lines on stderr; `prefix` runs first (the CLI clears its progress line). */
 export const stderrLogger = (prefix: () => string = () => ""): Layer.Layer<never> =>
   Logger.replace(
     Logger.defaultLogger,
-    Logger.make(({ logLevel, message }) => {
-      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-      process.stderr.write(`${prefix()}${logLevel.label.toLowerCase()}: ${text}\n`)
-    })
+    Logger.make(({ logLevel, message }) => process.stderr.write(`${prefix()}${logLine(logLevel, message)}`))
   )
+
+/**
+ * A logger that keeps its lines until `flush(level)` writes those at `level` and above to
+ * stderr: for what is logged before the level is known (while the config that sets it is read).
+ */
+export const heldLogger = () => {
+  const held: Array<{ readonly level: LogLevel.LogLevel; readonly line: string }> = []
+  return {
+    layer: Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ logLevel, message }) => held.push({ level: logLevel, line: logLine(logLevel, message) }))
+    ),
+    flush: (minimum: LogLevel.LogLevel) => {
+      for (const { level, line } of held.splice(0)) {
+        if (LogLevel.greaterThanEqual(level, minimum)) process.stderr.write(line)
+      }
+    }
+  }
+}

@@ -6,7 +6,7 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
-export const benchSession = { year: 2025, gp: "Bench Grand Prix", session: "Race" } as const
+export const benchSession = { year: 2025, gp: "Bahrain Grand Prix", session: "Race" } as const
 
 /** A 20 KB JSON file in the session folder: a real telemetry file cut to its first samples. */
 export const smallPath = "small.json"

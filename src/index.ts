@@ -13,6 +13,7 @@ export * from "./schema/Errors.js"
 export * as Payloads from "./schema/payloads/index.js"
 
 export * as Cache from "./services/Cache.js"
+export * as Calendar from "./services/Calendar.js"
 export * as CdnManager from "./services/CdnManager.js"
 export * as CircuitBreaker from "./services/CircuitBreaker.js"
 export * as DnsResolver from "./services/DnsResolver.js"

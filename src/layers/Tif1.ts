@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import { Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
 import type { Tif1ConfigError } from "../schema/Errors.js"
 import * as Cache from "../services/Cache.js"
+import * as Calendar from "../services/Calendar.js"
 import * as CdnManager from "../services/CdnManager.js"
 import * as CircuitBreaker from "../services/CircuitBreaker.js"
 import * as DnsResolver from "../services/DnsResolver.js"
@@ -28,12 +29,13 @@ export type Tif1Services =
   | CdnManager.CdnManager
   | CircuitBreaker.CircuitBreaker
   | Cache.Cache
+  | Calendar.Calendar
   | Fetcher.Fetcher
   | SessionLoader.SessionLoader
 
 /**
  * Parts that can be swapped when composing: HTTP options (a trusted CA for a local mirror),
- * the DNS resolver, the HTTP session itself (`Tif1Test` does), and the cache.
+ * the DNS resolver, the HTTP session itself (`Tif1Test` does), the cache and the calendar.
  *
  * @since 0.1.0
  */
@@ -42,6 +44,8 @@ export interface Tif1LayerParts {
   readonly dns?: Layer.Layer<DnsResolver.DnsResolver, never, Tif1Config>
   readonly session?: Layer.Layer<HttpSession.HttpSession, never, Tif1Config | DnsResolver.DnsResolver>
   readonly cache?: Layer.Layer<Cache.Cache, Tif1ConfigError, Tif1Config>
+  /** The calendar (`Calendar.layerEmpty` lets every name pass through). */
+  readonly calendar?: Layer.Layer<Calendar.Calendar, never, Tif1Config>
 }
 
 /**
@@ -59,7 +63,8 @@ export const layerFrom = <E>(
     session.pipe(Layer.provideMerge(dns)),
     CdnManager.layer,
     CircuitBreaker.layer,
-    parts.cache ?? Cache.layer
+    parts.cache ?? Cache.layer,
+    parts.calendar ?? Calendar.layer
   )
   const fetcher = Fetcher.layer.pipe(Layer.provideMerge(base))
   return SessionLoader.layer.pipe(Layer.provideMerge(fetcher), Layer.provideMerge(config))

@@ -10,7 +10,6 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { decodeRequest } from "../schema/DataRequest.js"
 import { type FetchError, InvalidDataError } from "../schema/Errors.js"
 import { decodeDrivers, decodeLapTimes, type LapTimes } from "../schema/payloads/index.js"
 import { Fetcher } from "../services/Fetcher.js"
@@ -92,7 +91,7 @@ const removeStalePartials = (folder: string): number => {
 export const pullSession = (ref: SessionRef, options: PullOptions): Effect.Effect<PullSummary, FetchError, Fetcher> =>
   Effect.gen(function*() {
     const fetcher = yield* Fetcher
-    const base = yield* decodeRequest({ ...ref, path: "drivers.json" })
+    const base = yield* fetcher.resolve({ ...ref, path: "drivers.json" })
     const folder = Path.join(options.out, String(base.year), base.gp, base.session)
     const counts = { written: 0, kept: 0, missing: 0, failed: 0, bytes: 0, staleRemoved: 0 }
     counts.staleRemoved = removeStalePartials(folder)

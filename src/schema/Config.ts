@@ -82,8 +82,16 @@ export interface Tif1ConfigValues {
   readonly memoryCacheMaxItems: number
   /** Entries of the memory tier for telemetry files. */
   readonly memoryTelemetryCacheMaxItems: number
-  /** Days a file missing on every CDN is remembered as missing. */
+  /** Days a file missing on every CDN is remembered as missing (sessions older than the live window). */
   readonly missingPayloadsTtlDays: number
+  /** A session that started less than this many days ago (bundled schedule) is live. */
+  readonly liveWindowDays: number
+  /** Seconds a not-found answer for a live session is remembered. */
+  readonly liveMissingTtl: number
+  /** Seconds after which a cached file of a live session is revalidated with the CDN. */
+  readonly liveRevalidateAfter: number
+  /** A folder of `{year}.json` schedules used instead of the bundled ones; `undefined` = bundled. */
+  readonly scheduleDir: string | undefined
   /** No cache reads or writes. */
   readonly ciMode: boolean
   /** Cache only; a miss is a `NetworkError` with reason `offline`. */
@@ -221,6 +229,16 @@ const oneOf = <const A extends string>(defaultValue: A, values: ReadonlyArray<A>
   }
 })
 
+const optionalString = (): KeySpec<string | undefined> => ({
+  defaultValue: () => undefined,
+  parse: (raw) =>
+    raw === null || raw === ""
+      ? ok(undefined)
+      : typeof raw === "string" && raw.trim() !== ""
+      ? ok(raw.trim())
+      : bad("expected a non-empty string")
+})
+
 const list = (
   defaultValue: ReadonlyArray<string>,
   checkItem: (item: string) => string | undefined
@@ -315,6 +333,10 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   memoryCacheMaxItems: number(1024, { min: 0, integer: true }),
   memoryTelemetryCacheMaxItems: number(2048, { min: 0, integer: true }),
   missingPayloadsTtlDays: number(7, { min: 0 }),
+  liveWindowDays: number(7, { min: 0 }),
+  liveMissingTtl: number(300, { min: 0 }),
+  liveRevalidateAfter: number(600, { min: 0 }),
+  scheduleDir: optionalString(),
   ciMode: boolean(false),
   offlineMode: boolean(false),
   validateData: boolean(false),

@@ -40,9 +40,38 @@ export type JsonObject = { readonly [key: string]: unknown }
  * @since 0.1.0
  */
 export type CacheLookup =
-  | { readonly _tag: "Hit"; readonly value: JsonObject; readonly tier: "memory" | "sqlite" }
+  | {
+    readonly _tag: "Hit"
+    readonly value: JsonObject
+    readonly tier: "memory" | "sqlite"
+    /** Clock time (ms) the value was stored or last confirmed unchanged by a CDN. */
+    readonly storedAt: number
+    /** What the CDN sent to revalidate it with (none for rows of earlier versions). */
+    readonly validators: Validators
+  }
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Miss" }
+
+/**
+ * The validators a CDN sent with a file (`ETag`, `Last-Modified`), for a conditional request.
+ *
+ * @since 0.2.0
+ */
+export interface Validators {
+  readonly etag?: string
+  readonly lastModified?: string
+}
+
+/**
+ * A part of the cache by session: a year, an event of it, or a session of that event.
+ *
+ * @since 0.2.0
+ */
+export interface SessionScope {
+  readonly year: number
+  readonly gp?: string
+  readonly session?: string
+}
 
 /**
  * What `invalidate` clears: everything, the memory tier only, or one kind of file in both tiers
@@ -79,12 +108,17 @@ export interface CacheStats {
 export interface CacheService {
   /** Look a key up: memory, then SQLite (a SQLite hit is promoted to memory), then negative entries. */
   readonly get: (key: string) => Effect.Effect<CacheLookup>
-  /** Store a delivered value (frozen in memory, V8-serialized in SQLite); clears a negative entry. */
-  readonly set: (key: string, value: JsonObject) => Effect.Effect<void>
-  /** Remember that a file is missing on every CDN, for `missing_payloads_ttl_days`. */
-  readonly setMissing: (key: string) => Effect.Effect<void>
-  /** Clear a scope. */
-  readonly invalidate: (scope: CacheScope) => Effect.Effect<void>
+  /** Store a delivered value (frozen in memory, V8-serialized in SQLite) with its validators; clears a negative entry. */
+  readonly set: (key: string, value: JsonObject, validators?: Validators) => Effect.Effect<void>
+  /** A CDN confirmed the stored value unchanged (304): its age restarts now. */
+  readonly touch: (key: string) => Effect.Effect<void>
+  /**
+   * Remember that a file is missing on every CDN, for `ttlSeconds` (default
+   * `missing_payloads_ttl_days`; live sessions remember it for `live_missing_ttl`).
+   */
+  readonly setMissing: (key: string, ttlSeconds?: number) => Effect.Effect<void>
+  /** Clear a scope: a kind of file, or a year, event or session. */
+  readonly invalidate: (scope: CacheScope | SessionScope) => Effect.Effect<void>
   /** Counters and sizes. */
   readonly stats: Effect.Effect<CacheStats>
 }
@@ -149,14 +183,22 @@ const encodingNumericColumns = 4
 const encodingCrc32 = 8
 const encodingKeyedChecksum = 16
 
+/** A stored value with its age and validators. */
+interface StoredEntry {
+  readonly value: JsonObject
+  readonly storedAt: number
+  readonly validators: Validators
+}
+
 /** The second tier: where bytes are kept across processes. */
 interface PersistentTier {
-  readonly read: (key: string) => Effect.Effect<JsonObject | undefined>
-  readonly write: (key: string, value: JsonObject) => Effect.Effect<void>
+  readonly read: (key: string) => Effect.Effect<StoredEntry | undefined>
+  readonly write: (key: string, value: JsonObject, storedAt: number, validators: Validators) => Effect.Effect<void>
+  readonly touch: (key: string, storedAt: number) => Effect.Effect<void>
   readonly readMissing: (key: string, now: number) => Effect.Effect<boolean>
   readonly writeMissing: (key: string, expiresAt: number) => Effect.Effect<void>
   readonly clearMissing: (key: string) => Effect.Effect<void>
-  readonly invalidate: (scope: Exclude<CacheScope, "memory">) => Effect.Effect<void>
+  readonly invalidate: (scope: Exclude<CacheScope, "memory"> | SessionScope) => Effect.Effect<void>
   /** Stored files and their bytes, and files remembered as missing (not expired). */
   readonly sizes: Effect.Effect<{ readonly entries: number; readonly bytes: number; readonly missing: number }>
   readonly corruptRowsDropped: () => number
@@ -186,8 +228,23 @@ const memoryMissing = (): Pick<PersistentTier, "readMissing" | "writeMissing" | 
   }
 }
 
-const scopeMatches = (scope: CacheScope, key: string): boolean =>
-  scope === "all" || scope === "memory" || (scope === "telemetry") === isTelemetryPath(key)
+/**
+ * The key prefix of a session scope: `2025/`, `2025/Australian Grand Prix/` or
+ * `2025/Australian Grand Prix/Race/` (a session without its event names nothing narrower than the year).
+ *
+ * @since 0.2.0
+ */
+export const scopePrefix = (scope: SessionScope): string =>
+  scope.gp === undefined
+    ? `${scope.year}/`
+    : scope.session === undefined
+    ? `${scope.year}/${scope.gp}/`
+    : `${scope.year}/${scope.gp}/${scope.session}/`
+
+const scopeMatches = (scope: CacheScope | SessionScope, key: string): boolean =>
+  typeof scope === "object"
+    ? key.startsWith(scopePrefix(scope))
+    : scope === "all" || scope === "memory" || (scope === "telemetry") === isTelemetryPath(key)
 
 /**
  * Build the cache from its tiers.
@@ -201,8 +258,8 @@ export const make = (options: {
   readonly persistent: PersistentTier | undefined
 }): Effect.Effect<CacheService> =>
   Effect.sync(() => {
-    const json = new Lru<JsonObject>(options.memoryMaxItems)
-    const telemetry = new Lru<JsonObject>(options.memoryTelemetryMaxItems)
+    const json = new Lru<StoredEntry>(options.memoryMaxItems)
+    const telemetry = new Lru<StoredEntry>(options.memoryTelemetryMaxItems)
     const lruFor = (key: string) => (isTelemetryPath(key) ? telemetry : json)
     const negative = options.persistent ?? memoryMissing()
     const inMemoryNegative = options.persistent === undefined
@@ -213,10 +270,10 @@ export const make = (options: {
 
     const get = (key: string): Effect.Effect<CacheLookup> => {
       const lru = lruFor(key)
-      const value = lru.get(key)
-      if (value !== undefined) {
+      const entry = lru.get(key)
+      if (entry !== undefined) {
         counters.memoryHits++
-        return Effect.succeed({ _tag: "Hit", value, tier: "memory" })
+        return Effect.succeed({ _tag: "Hit", tier: "memory", ...entry })
       }
       counters.memoryMisses++
       return Effect.gen(function*() {
@@ -224,9 +281,9 @@ export const make = (options: {
           const stored = yield* options.persistent.read(key)
           if (stored !== undefined) {
             counters.sqliteHits++
-            const frozen = deepFreeze(stored)
-            lru.set(key, frozen)
-            return { _tag: "Hit", value: frozen, tier: "sqlite" } as const
+            const promoted: StoredEntry = { ...stored, value: deepFreeze(stored.value) }
+            lru.set(key, promoted)
+            return { _tag: "Hit", tier: "sqlite", ...promoted } as const
           }
           counters.sqliteMisses++
         }
@@ -241,13 +298,26 @@ export const make = (options: {
 
     const service: CacheService = {
       get,
-      set: (key, value) =>
+      set: (key, value, validators = {}) =>
         Effect.gen(function*() {
-          lruFor(key).set(key, deepFreeze(value))
+          const storedAt = yield* Clock.currentTimeMillis
+          lruFor(key).set(key, { value: deepFreeze(value), storedAt, validators })
           yield* negative.clearMissing(key)
-          if (options.persistent !== undefined) yield* options.persistent.write(key, value)
+          if (options.persistent !== undefined) yield* options.persistent.write(key, value, storedAt, validators)
         }),
-      setMissing: (key) => Effect.flatMap(Clock.currentTimeMillis, (now) => negative.writeMissing(key, now + ttlMs)),
+      touch: (key) =>
+        Effect.gen(function*() {
+          const storedAt = yield* Clock.currentTimeMillis
+          const lru = lruFor(key)
+          const entry = lru.get(key)
+          if (entry !== undefined) lru.set(key, { ...entry, storedAt })
+          if (options.persistent !== undefined) yield* options.persistent.touch(key, storedAt)
+        }),
+      setMissing: (key, ttlSeconds) =>
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => negative.writeMissing(key, now + (ttlSeconds === undefined ? ttlMs : ttlSeconds * 1000))
+        ),
       invalidate: (scope) =>
         Effect.gen(function*() {
           for (const lru of [json, telemetry]) {
@@ -356,8 +426,11 @@ const checksumOf = (encoding: number, bytes: Uint8Array, key: string): string =>
   return Zlib.crc32(bytes, seed).toString(16).padStart(8, "0")
 }
 
-/** Current schema version of the database file; `migrations[n]` upgrades from n to n + 1. */
-const schemaVersion = 1
+/**
+ * Current schema version of the database file; `migrations[n]` upgrades from n to n + 1.
+ * 2 adds the validators a CDN sent (rows of version 1 read as rows without validators).
+ */
+const schemaVersion = 2
 const migrations: ReadonlyArray<ReadonlyArray<string>> = [
   [
     `CREATE TABLE IF NOT EXISTS payloads (
@@ -369,6 +442,10 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
       stored_at INTEGER NOT NULL
     )`,
     `CREATE TABLE IF NOT EXISTS missing (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`
+  ],
+  [
+    `ALTER TABLE payloads ADD COLUMN etag TEXT`,
+    `ALTER TABLE payloads ADD COLUMN last_modified TEXT`
   ]
 ]
 
@@ -419,8 +496,15 @@ export const makeSqliteTier = Effect.gen(function*() {
   const tier: PersistentTier = {
     read: (key) =>
       Effect.gen(function*() {
-        const rows = yield* sql<{ encoding: number; size: number; checksum: string; body: Uint8Array }>`
-          SELECT encoding, size, checksum, body FROM payloads WHERE key = ${key}`
+        const rows = yield* sql<{
+          encoding: number
+          size: number
+          checksum: string
+          body: Uint8Array
+          stored_at: number
+          etag: string | null
+          last_modified: string | null
+        }>`SELECT encoding, size, checksum, body, stored_at, etag, last_modified FROM payloads WHERE key = ${key}`
         const row = rows[0]
         if (row === undefined) return undefined
         // Inflated here rather than on the thread pool: 0.2 ms for a telemetry row, and the
@@ -444,9 +528,13 @@ export const makeSqliteTier = Effect.gen(function*() {
         if (!isObject(value)) {
           return yield* Effect.as(dropCorrupt(key, "the stored value is not a JSON object"), undefined)
         }
-        return value
+        const validators: Validators = {
+          ...(row.etag === null ? {} : { etag: row.etag }),
+          ...(row.last_modified === null ? {} : { lastModified: row.last_modified })
+        }
+        return { value, storedAt: row.stored_at, validators }
       }).pipe(Effect.catchAll((error) => Effect.as(warn("read", "treated as a miss")(error), undefined))),
-    write: (key, value) =>
+    write: (key, value, storedAt, validators) =>
       Effect.gen(function*() {
         const body = serialize(value)
         const compressed = body.byteLength >= compressAboveBytes
@@ -456,10 +544,15 @@ export const makeSqliteTier = Effect.gen(function*() {
           ? yield* onThreadPool(Zlib.deflate, body, { level: 1, memLevel: 9, chunkSize: body.byteLength })
           : body
         const encoding = storedEncoding | (compressed ? encodingDeflated : 0)
-        const now = yield* Clock.currentTimeMillis
-        yield* sql`INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at)
-          VALUES (${key}, ${encoding}, ${body.byteLength}, ${checksumOf(encoding, body, key)}, ${stored}, ${now})`
+        yield* sql`INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at, etag, last_modified)
+          VALUES (${key}, ${encoding}, ${body.byteLength}, ${checksumOf(encoding, body, key)}, ${stored}, ${storedAt},
+                  ${validators.etag ?? null}, ${validators.lastModified ?? null})`
       }).pipe(Effect.catchAll(warn("write", "the value is not cached"))),
+    touch: (key, storedAt) =>
+      sql`UPDATE payloads SET stored_at = ${storedAt} WHERE key = ${key}`.pipe(
+        Effect.asVoid,
+        Effect.catchAll(warn("touch", "the file is revalidated again next time"))
+      ),
     readMissing: (key, now) =>
       sql<{ expires_at: number }>`SELECT expires_at FROM missing WHERE key = ${key}`.pipe(
         Effect.map((rows) => rows[0] !== undefined && rows[0].expires_at > now),
@@ -476,7 +569,13 @@ export const makeSqliteTier = Effect.gen(function*() {
         Effect.catchAll(warn("negative clear", "the entry stays until it expires"))
       ),
     invalidate: (scope) => {
-      const statements = scope === "all"
+      const prefix = typeof scope === "object" ? scopePrefix(scope) : undefined
+      const statements = prefix !== undefined
+        ? [
+          sql`DELETE FROM payloads WHERE substr(key, 1, ${prefix.length}) = ${prefix}`,
+          sql`DELETE FROM missing WHERE substr(key, 1, ${prefix.length}) = ${prefix}`
+        ]
+        : scope === "all"
         ? [sql`DELETE FROM payloads`, sql`DELETE FROM missing`]
         : scope === "telemetry"
         ? [
@@ -649,6 +748,7 @@ const memoryOptions = (config: Tif1Config["Type"]) => ({
 export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, {
   get: () => Effect.succeed({ _tag: "Miss" }),
   set: () => Effect.void,
+  touch: () => Effect.void,
   setMissing: () => Effect.void,
   invalidate: () => Effect.void,
   stats: Effect.succeed({

@@ -44,10 +44,11 @@ import {
   type NetworkErrorKind
 } from "../schema/Errors.js"
 import { shouldValidate, validatePayload } from "../schema/payloads/index.js"
-import { Cache, type JsonObject } from "./Cache.js"
+import { Cache, type CacheLookup, type JsonObject, type Validators } from "./Cache.js"
+import { Calendar } from "./Calendar.js"
 import { CdnManager, type CdnSource } from "./CdnManager.js"
 import { CircuitBreaker, type RoundOutcome } from "./CircuitBreaker.js"
-import { HttpSession } from "./HttpSession.js"
+import { type HttpResponse, HttpSession } from "./HttpSession.js"
 import { deepFreeze, parseJsonBytes } from "./internal/json.js"
 import { parseRetryAfter, type RetryHint, retrySchedule } from "./internal/retryPolicy.js"
 
@@ -67,6 +68,12 @@ export interface FetchOptions {
   readonly writeCache?: boolean
   /** Validate against the payload schema (default from the `validate_*` keys). */
   readonly validate?: boolean
+  /**
+   * `"revalidate"`: ask the CDN whether the stored copy is current (a conditional request with
+   * its validators; a remembered not-found is asked again); `"reload"`: ignore the cache and
+   * fetch (the answer is stored). Unset: the freshness policy of the session decides.
+   */
+  readonly refresh?: "revalidate" | "reload"
 }
 
 /**
@@ -138,6 +145,11 @@ export interface FetcherService {
     request: DataRequestInput,
     options?: Omit<FetchOptions, "useCache" | "writeCache">
   ) => Effect.Effect<{ readonly value: JsonObject; readonly body: Uint8Array }, FetchError>
+  /**
+   * A request as it will be fetched: validated, with the published event and session names the
+   * calendar resolves (a typo or a session the event does not have is an `InvalidDataError`).
+   */
+  readonly resolve: (request: DataRequestInput) => Effect.Effect<DataRequest, InvalidDataError>
   /** Counters since start. */
   readonly stats: Effect.Effect<FetcherStats>
 }
@@ -151,7 +163,14 @@ export class Fetcher extends Context.Tag("tif1-effect/Fetcher")<Fetcher, Fetcher
 
 /** What one CDN said in one round. */
 type CdnAttempt =
-  | { readonly _tag: "Delivered"; readonly value: JsonObject; readonly body: Uint8Array }
+  | {
+    readonly _tag: "Delivered"
+    readonly value: JsonObject
+    readonly body: Uint8Array
+    readonly validators: Validators
+  }
+  /** A 304 to a conditional request: the stored copy is current. */
+  | { readonly _tag: "NotModified"; readonly source: string }
   | { readonly _tag: "NotFound"; readonly source: string; readonly status: number }
   | { readonly _tag: "Invalid"; readonly source: string; readonly reason: string }
   | {
@@ -174,6 +193,8 @@ type CdnAttempt =
   }
 
 type Rejected = Extract<CdnAttempt, { _tag: "Rejected" }>
+/** How a fetch ends well: a delivery, or a stored copy confirmed current. */
+type Answer = Extract<CdnAttempt, { _tag: "Delivered" | "NotModified" }>
 type Retryable = Extract<CdnAttempt, { _tag: "Retryable" }>
 
 /** A round in which no CDN delivered but one may on a later round. */
@@ -205,21 +226,48 @@ const parseUrl = (location: string, base: string): URL | undefined => {
   }
 }
 
+/** The validators of a response, to store beside the file. */
+const validatorsOf = (headers: HttpResponse["headers"]): Validators => {
+  const etag = headerValue(headers.etag)
+  const lastModified = headerValue(headers["last-modified"])
+  return { ...(etag === undefined ? {} : { etag }), ...(lastModified === undefined ? {} : { lastModified }) }
+}
+
+/** The headers of a conditional request from stored validators; `undefined` when there are none. */
+const conditionalHeaders = (stored: Validators): Record<string, string> | undefined =>
+  stored.etag === undefined && stored.lastModified === undefined ? undefined : {
+    ...(stored.etag === undefined ? {} : { "if-none-match": stored.etag }),
+    ...(stored.lastModified === undefined ? {} : { "if-modified-since": stored.lastModified })
+  }
+
 const headerValue = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
   typeof value === "string" ? value : value?.[0]
 
 const isRetryableRound = (error: unknown): error is RetryableRound => error instanceof RetryableRound
 
 /** A fetch in progress: joiners are resumed with its exit. */
+/** What a shared network fetch hands its callers. */
+type SharedAnswer =
+  | { readonly _tag: "Delivered"; readonly value: JsonObject; readonly validators: Validators }
+  | { readonly _tag: "NotModified"; readonly source: string }
+
+/**
+ * Where a session stands: started less than `live_window_days` ago (revalidated, short negative
+ * TTL), not started yet (nothing remembered), or older or unknown to the calendar (never revalidated).
+ */
+type Freshness = "live" | "upcoming" | "archive"
+
+const dayMs = 24 * 60 * 60 * 1000
+
 interface Flight {
-  readonly joiners: Set<(exit: Effect.Effect<Exit.Exit<JsonObject, FetchError>>) => void>
+  readonly joiners: Set<(exit: Effect.Effect<Exit.Exit<SharedAnswer, FetchError>>) => void>
   /** Whether a caller has written the delivered value to the cache. */
   stored: boolean
 }
 
 /** Wait for a flight's exit (leaving the joiner list if interrupted). */
 const joinFlight = (flight: Flight) =>
-  Effect.async<Exit.Exit<JsonObject, FetchError>>((resume) => {
+  Effect.async<Exit.Exit<SharedAnswer, FetchError>>((resume) => {
     flight.joiners.add(resume)
     return Effect.sync(() => {
       flight.joiners.delete(resume)
@@ -237,6 +285,7 @@ export const make = Effect.gen(function*() {
   const cdns = yield* CdnManager
   const breaker = yield* CircuitBreaker
   const cache = yield* Cache
+  const calendar = yield* Calendar
   const counters = { requests: 0, bytes: 0, retries: 0, cacheHits: 0, negativeHits: 0, failures: 0 }
   // In-flight fetches by cache key: one network fetch per key at a time.
   const inFlight = new Map<string, Flight>()
@@ -256,7 +305,12 @@ export const make = Effect.gen(function*() {
 
   // The hot path is written with plain combinators rather than `Effect.gen`: at 1,000 files
   // every operation per file shows in the benchmark.
-  const tryCdn = (source: CdnSource, request: DataRequest, timeout: Duration.Duration) => {
+  const tryCdn = (
+    source: CdnSource,
+    request: DataRequest,
+    timeout: Duration.Duration,
+    conditional: Readonly<Record<string, string>> | undefined
+  ) => {
     const retryable = (
       url: string,
       status: number | undefined,
@@ -278,7 +332,7 @@ export const make = Effect.gen(function*() {
         // fast sends nothing).
         Effect.suspend(() => {
           counters.requests++
-          return session.get(url, { timeout })
+          return session.get(url, conditional === undefined ? { timeout } : { timeout, headers: conditional })
         }),
         {
           onFailure: (error): Effect.Effect<CdnAttempt> =>
@@ -307,7 +361,12 @@ export const make = Effect.gen(function*() {
               }
               return Effect.as(
                 cdns.recordSuccess(source.name),
-                { _tag: "Delivered", value: parsed.value as JsonObject, body } as const
+                {
+                  _tag: "Delivered",
+                  value: parsed.value as JsonObject,
+                  body,
+                  validators: validatorsOf(headers)
+                } as const
               )
             }
             if (status === 404 || status === 410) {
@@ -353,10 +412,14 @@ export const make = Effect.gen(function*() {
     return ask(cdns.urlFor(source, request), 0)
   }
 
-  /** Every round of one request over the network. */
-  const fetchFromNetwork = (request: DataRequest, options: FetchOptions) =>
+  /**
+   * Every round of one request over the network. With `stored` validators the request is
+   * conditional (`If-None-Match`, `If-Modified-Since`) and a 304 ends it as `NotModified`.
+   */
+  const fetchFromNetwork = (request: DataRequest, options: FetchOptions, stored?: Validators) =>
     Effect.suspend(() => {
       const timeout = options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout)
+      const conditional = stored === undefined ? undefined : conditionalHeaders(stored)
       // CDNs that gave a final answer (404, a refusal, bad data, ...) are not asked again in later rounds.
       const settled = new Set<string>()
       const invalid: Array<string> = []
@@ -370,15 +433,16 @@ export const make = Effect.gen(function*() {
 
       /** Ask `candidates[index]` and the ones after it, in order, until one delivers. */
       const askFrom = (candidates: ReadonlyArray<CdnSource>, index: number): Effect.Effect<
-        Extract<CdnAttempt, { _tag: "Delivered" }>,
+        Answer,
         RetryableRound | FetchError
       > => {
         while (index < candidates.length && settled.has(candidates[index]!.name)) index++
         if (index === candidates.length) return endOfRound()
         asked++
-        return Effect.flatMap(tryCdn(candidates[index]!, request, timeout), (attempt) => {
+        return Effect.flatMap(tryCdn(candidates[index]!, request, timeout, conditional), (attempt) => {
           switch (attempt._tag) {
             case "Delivered":
+            case "NotModified":
               return Effect.succeed(attempt)
             case "NotFound":
               settled.add(attempt.source)
@@ -470,7 +534,7 @@ export const make = Effect.gen(function*() {
       const retrying = (firstFailure: RetryableRound) =>
         Effect.flatMap(Schedule.driver(scheduleFor(options.maxRetries)), (driver) => {
           const next = (failure: RetryableRound): Effect.Effect<
-            Extract<CdnAttempt, { _tag: "Delivered" }>,
+            Answer,
             RetryableRound | FetchError
           > =>
             Effect.zipRight(
@@ -499,42 +563,63 @@ export const make = Effect.gen(function*() {
     options.validate ?? shouldValidate(config, request.path)
 
   /**
-   * One network fetch per key at a time, shared by concurrent callers: the owner's exit (the
-   * frozen value or the error) is handed to every joiner; if the owner is interrupted, a joiner
-   * starts its own fetch. The network options (timeout, retries) are the owner's; what each
-   * caller does with the answer (validation, cache writes) is its own, in `fetchAndStore`.
+   * One network fetch per key at a time, shared by concurrent callers: the owner's exit is handed
+   * to every joiner; if the owner is interrupted, a joiner starts its own fetch. The network
+   * options (timeout, retries) are the owner's; what each caller does with the answer
+   * (validation, cache writes) is its own, in `fetchAndStore`. A conditional fetch (revalidation)
+   * is shared only with other conditional fetches of the key.
    */
-  const shared = (request: DataRequest, key: string, options: FetchOptions): Effect.Effect<
-    { readonly value: JsonObject; readonly flight: Flight },
-    FetchError
-  > =>
+  const shared = (
+    request: DataRequest,
+    key: string,
+    options: FetchOptions,
+    stored: Validators | undefined
+  ): Effect.Effect<{ readonly answer: SharedAnswer; readonly flight: Flight }, FetchError> =>
     Effect.suspend(() => {
-      const existing = inFlight.get(key)
+      const flightKey = stored === undefined ? key : `${key}\u0000revalidate`
+      const existing = inFlight.get(flightKey)
       if (existing !== undefined) {
         return Effect.flatMap(
           joinFlight(existing),
           (exit) =>
             Exit.isInterrupted(exit)
-              ? shared(request, key, options)
-              : Exit.map(exit, (value) => ({ value, flight: existing }))
+              ? shared(request, key, options, stored)
+              : Exit.map(exit, (answer) => ({ answer, flight: existing }))
         )
       }
       const flight: Flight = { joiners: new Set(), stored: false }
-      inFlight.set(key, flight)
-      const fetched = Effect.map(fetchFromNetwork(request, options), (delivered) => deepFreeze(delivered.value))
+      inFlight.set(flightKey, flight)
+      const fetched = Effect.map(
+        fetchFromNetwork(request, options, stored),
+        (answer): SharedAnswer =>
+          answer._tag === "NotModified"
+            ? answer
+            : { _tag: "Delivered", value: deepFreeze(answer.value), validators: answer.validators }
+      )
       return Effect.map(
         Effect.onExit(fetched, (exit) =>
           Effect.sync(() => {
-            inFlight.delete(key)
+            inFlight.delete(flightKey)
             for (const joiner of flight.joiners) joiner(Effect.succeed(exit))
           })),
-        (value) => ({ value, flight })
+        (answer) => ({ answer, flight })
       )
     })
 
-  /** This caller's validation and cache write of a shared answer (each answer stored once). */
-  const fetchAndStore = (request: DataRequest, key: string, options: FetchOptions) => {
-    const writeCache = options.writeCache !== false
+  /**
+   * This caller's validation and cache writes of a shared answer (each answer stored once). A
+   * revalidation (`stored` given) that is answered 304 restarts the stored copy's clock and
+   * returns it.
+   */
+  const fetchAndStore = (
+    request: DataRequest,
+    key: string,
+    options: FetchOptions,
+    freshness: Freshness,
+    revalidating?: Extract<CacheLookup, { _tag: "Hit" }>
+  ): Effect.Effect<JsonObject, FetchError> => {
+    // A session that has not started yet: answered, nothing remembered (its files will change).
+    const writeCache = options.writeCache !== false && freshness !== "upcoming"
     /** The first caller that wants the answer stored stores it; the others find it done. */
     const storeOnce = (flight: Flight, store: Effect.Effect<void>) =>
       Effect.suspend(() => {
@@ -542,43 +627,94 @@ export const make = Effect.gen(function*() {
         flight.stored = true
         return store
       })
-    return shared(request, key, options).pipe(
+    return shared(request, key, options, revalidating?.validators).pipe(
       Effect.tapError((error) =>
-        // A not-found answer is the same for every caller; a caller that does not write leaves it to one that does.
-        error._tag === "DataNotFoundError" && writeCache ? cache.setMissing(key) : Effect.void
+        error._tag === "DataNotFoundError" && writeCache
+          ? cache.setMissing(key, freshness === "live" ? config.liveMissingTtl : undefined)
+          : Effect.void
       ),
-      Effect.flatMap(({ flight, value }) => {
+      Effect.flatMap(({ answer, flight }) => {
+        if (answer._tag === "NotModified") {
+          return Effect.as(storeOnce(flight, cache.touch(key)), revalidating!.value)
+        }
         const validated = wantsValidation(request, options)
-          ? Effect.as(validatePayload(request.path, value), value)
-          : Effect.succeed(value)
-        return Effect.tap(validated, () => storeOnce(flight, cache.set(key, value)))
+          ? Effect.as(validatePayload(request.path, answer.value), answer.value)
+          : Effect.succeed(answer.value)
+        return Effect.tap(validated, () => storeOnce(flight, cache.set(key, answer.value, answer.validators)))
       })
     )
   }
 
+  /** Where a session stands on the Clock: live files are revalidated, upcoming ones never stored. */
+  const freshnessAt = (startsAt: number | undefined, now: number): Freshness =>
+    startsAt === undefined
+      ? "archive"
+      : now < startsAt
+      ? "upcoming"
+      : now - startsAt < config.liveWindowDays * dayMs
+      ? "live"
+      : "archive"
+
+  /** A request with the names the calendar resolved (before any I/O), and the session's start. */
+  const resolveRequest = (input: DataRequestInput) =>
+    Effect.flatMap(
+      decodeRequest(input),
+      (request) =>
+        Effect.map(calendar.resolve(request.year, request.gp, request.session), (resolved) => ({
+          request: resolved.event === undefined
+            ? request
+            : { ...request, gp: resolved.gp, session: resolved.session },
+          startsAt: resolved.startsAt
+        }))
+    )
+
   const json = (input: DataRequestInput, options: FetchOptions = {}): Effect.Effect<JsonObject, FetchError> =>
-    Effect.flatMap(decodeRequest(input), (request) => {
+    Effect.flatMap(resolveRequest(input), ({ request, startsAt }) => {
       const key = cacheKey(request)
-      const fetch = () => {
+      const fetch = (freshness: Freshness, revalidating?: Extract<CacheLookup, { _tag: "Hit" }>) => {
         if (config.offlineMode) {
-          return Effect.fail(new NetworkError({ url: key, kind: "offline", reason: "offline mode: not in the cache" }))
+          return revalidating !== undefined
+            ? Effect.succeed(revalidating.value)
+            : Effect.fail(new NetworkError({ url: key, kind: "offline", reason: "offline mode: not in the cache" }))
         }
-        return Effect.tapError(
-          fetchAndStore(request, key, options),
+        const fetched = Effect.tapError(
+          fetchAndStore(request, key, options, freshness, revalidating),
           (error) => error._tag === "DataNotFoundError" ? Effect.void : Effect.sync(() => counters.failures++)
         )
+        // A stored copy that cannot be revalidated now is still the best answer there is.
+        return revalidating === undefined ? fetched : Effect.catchAll(fetched, (error) =>
+          Effect.as(
+            Effect.logDebug(`revalidating ${key} failed, serving the stored copy: ${error.message}`),
+            revalidating.value
+          ))
       }
-      if (options.useCache === false) return fetch()
+      const withFreshness = <A, E>(use: (freshness: Freshness, now: number) => Effect.Effect<A, E>) =>
+        startsAt === undefined
+          ? use("archive", 0)
+          : Effect.flatMap(Clock.currentTimeMillis, (now) => use(freshnessAt(startsAt, now), now))
+      if (options.useCache === false || options.refresh === "reload") {
+        return withFreshness((freshness) => fetch(freshness))
+      }
       return Effect.flatMap(cache.get(key), (found): Effect.Effect<JsonObject, FetchError> => {
         if (found._tag === "Hit") {
-          counters.cacheHits++
-          return Effect.succeed(found.value)
+          if (options.refresh === "revalidate") return withFreshness((freshness) => fetch(freshness, found))
+          if (startsAt === undefined) {
+            counters.cacheHits++
+            return Effect.succeed(found.value)
+          }
+          return withFreshness((freshness, now) => {
+            if (freshness === "live" && now - found.storedAt >= config.liveRevalidateAfter * 1000) {
+              return fetch(freshness, found)
+            }
+            counters.cacheHits++
+            return Effect.succeed(found.value)
+          })
         }
-        if (found._tag === "Missing") {
+        if (found._tag === "Missing" && options.refresh !== "revalidate") {
           counters.negativeHits++
           return Effect.fail(new DataNotFoundError(request))
         }
-        return fetch()
+        return withFreshness((freshness) => fetch(freshness))
       })
     })
 
@@ -615,7 +751,7 @@ export const make = Effect.gen(function*() {
     })
 
   const raw = (input: DataRequestInput, options: FetchOptions = {}) =>
-    Effect.flatMap(decodeRequest(input), (request) =>
+    Effect.flatMap(resolveRequest(input), ({ request }) =>
       Effect.gen(function*() {
         if (config.offlineMode) {
           return yield* new NetworkError({
@@ -625,6 +761,7 @@ export const make = Effect.gen(function*() {
           })
         }
         const delivered = yield* fetchFromNetwork(request, options)
+        if (delivered._tag === "NotModified") return yield* Effect.die("a 304 to an unconditional request")
         if (wantsValidation(request, options)) yield* validatePayload(request.path, delivered.value)
         return { value: deepFreeze(delivered.value), body: delivered.body }
       }))
@@ -633,6 +770,7 @@ export const make = Effect.gen(function*() {
     json,
     many,
     raw,
+    resolve: (input) => Effect.map(resolveRequest(input), ({ request }) => request),
     stats: Effect.sync(() => ({ ...counters }))
   }
   return service
@@ -643,5 +781,8 @@ export const make = Effect.gen(function*() {
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Fetcher, never, Tif1Config | HttpSession | CdnManager | CircuitBreaker | Cache> = Layer
-  .effect(Fetcher, make)
+export const layer: Layer.Layer<
+  Fetcher,
+  never,
+  Tif1Config | HttpSession | CdnManager | CircuitBreaker | Cache | Calendar
+> = Layer.effect(Fetcher, make)

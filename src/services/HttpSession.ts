@@ -39,6 +39,8 @@ export interface HttpResponse {
  */
 export interface GetOptions {
   readonly timeout?: Duration.DurationInput
+  /** Extra request headers (`if-none-match`, ...), lower-case names; they cannot replace `user-agent`. */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /**
@@ -246,7 +248,7 @@ export const makeWithDispatcher = (
             origin: parsed.origin,
             path: parsed.pathname + parsed.search,
             method: "GET",
-            headers,
+            headers: options?.headers === undefined ? headers : { ...options.headers, ...headers },
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs
           }, collector)

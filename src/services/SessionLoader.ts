@@ -13,7 +13,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Tif1Config } from "../schema/Config.js"
 import type { DataRequestInput } from "../schema/DataRequest.js"
-import { decodeRequest } from "../schema/DataRequest.js"
 import { type FetchError, InvalidDataError } from "../schema/Errors.js"
 import {
   decodeDrivers,
@@ -153,7 +152,7 @@ export const make = Effect.gen(function*() {
 
   const load = (ref: SessionRef, options: LoadOptions = {}) =>
     Effect.gen(function*() {
-      const base = yield* decodeRequest({ ...ref, path: "drivers.json" })
+      const base = yield* fetcher.resolve({ ...ref, path: "drivers.json" })
       const started = yield* Clock.currentTimeMillis
       const before = yield* fetcher.stats
       const counts = { files: 0, delivered: 0, notFound: 0, failures: 0, missingTelemetry: 0, invalid: 0 }

@@ -369,6 +369,9 @@ export const make = Effect.gen(function*() {
                 } as const
               )
             }
+            if (status === 304 && conditional !== undefined) {
+              return Effect.as(cdns.recordSuccess(source.name), { _tag: "NotModified", source: source.name } as const)
+            }
             if (status === 404 || status === 410) {
               return Effect.succeed({ _tag: "NotFound", source: source.name, status })
             }

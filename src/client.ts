@@ -33,8 +33,9 @@ import * as Option from "effect/Option"
 import { layerFrom, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
 import { loadConfig, Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
-import { NetworkError, Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
-import { Cache, type CacheScope, type CacheStats, type JsonObject } from "./services/Cache.js"
+import { type InvalidDataError, NetworkError, Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
+import { Cache, type CacheScope, type CacheStats, type JsonObject, type SessionScope } from "./services/Cache.js"
+import { Calendar, type CalendarEvent } from "./services/Calendar.js"
 import { CdnManager, type CdnSource } from "./services/CdnManager.js"
 import { CircuitBreaker, type CircuitSnapshot } from "./services/CircuitBreaker.js"
 import { Fetcher, type FetchOptions, type FetchProgress } from "./services/Fetcher.js"
@@ -58,6 +59,11 @@ export interface ClientFetchOptions {
   readonly writeCache?: boolean
   /** Validate against the payload schema (default: the `validate_*` keys). */
   readonly validate?: boolean
+  /**
+   * `"revalidate"`: ask the CDN whether the stored copy is current; `"reload"`: ignore the
+   * cache. Unset: stored copies of live sessions are revalidated after `live_revalidate_after`.
+   */
+  readonly refresh?: "revalidate" | "reload"
   /**
    * Aborting cancels the requests in flight and rejects the call at once with the signal's
    * `reason` (a `DOMException` named `AbortError` unless you gave another), as `fetch` does.
@@ -92,8 +98,34 @@ const fetchOptions = (options: Omit<ClientFetchOptions, "signal">): FetchOptions
   ...(options.timeout === undefined ? {} : { timeout: Duration.seconds(options.timeout) }),
   ...(options.useCache === undefined ? {} : { useCache: options.useCache }),
   ...(options.writeCache === undefined ? {} : { writeCache: options.writeCache }),
-  ...(options.validate === undefined ? {} : { validate: options.validate })
+  ...(options.validate === undefined ? {} : { validate: options.validate }),
+  ...(options.refresh === undefined ? {} : { refresh: options.refresh })
 })
+
+/**
+ * A part of the cache to clear: a season, an event of it, or one of its sessions.
+ *
+ * @since 0.2.0
+ */
+export interface ClearScope {
+  readonly year: number
+  readonly gp?: string
+  readonly session?: string
+}
+
+/** A clear scope with the published names (the calendar resolves them as it does for a fetch). */
+const resolveScope = (scope: ClearScope) =>
+  Effect.flatMap(Calendar, (calendar): Effect.Effect<SessionScope, InvalidDataError> => {
+    const { gp, session, year } = scope
+    if (gp === undefined) return Effect.succeed({ year })
+    if (session === undefined) {
+      return Effect.map(calendar.event(year, gp), (event) => ({ year, gp: event?.name ?? gp }))
+    }
+    return Effect.map(
+      calendar.resolve(year, gp, session),
+      (resolved) => ({ year, gp: resolved.gp, session: resolved.session })
+    )
+  })
 
 /** The failure itself for a typed failure; the defect for a defect; an `Error` for an interruption. */
 const rejection = (cause: Cause.Cause<unknown>): unknown =>
@@ -241,9 +273,24 @@ export class Tif1Client {
     return this.#run("cdnSources", Effect.flatMap(CdnManager, (cdns) => cdns.sources))
   }
 
-  /** Drop cached files: `all` (default), `memory`, `json` (non-telemetry) or `telemetry`. */
-  clearCache(scope: CacheScope = "all"): Promise<void> {
-    return this.#run("clearCache", Effect.flatMap(Cache, (cache) => cache.invalidate(scope)))
+  /**
+   * Drop cached files and remembered not-found answers: `all` (default), `memory`, `json`
+   * (non-telemetry) or `telemetry`; or a season, event or session, `{ year, gp?, session? }`
+   * (names resolved as for a fetch: `{ year: 2025, gp: "australia", session: "R" }`).
+   */
+  clearCache(scope: CacheScope | ClearScope = "all"): Promise<void> {
+    return this.#run(
+      "clearCache",
+      Effect.flatMap(Cache, (cache) =>
+        typeof scope === "string"
+          ? cache.invalidate(scope)
+          : Effect.flatMap(resolveScope(scope), (resolved) => cache.invalidate(resolved)))
+    )
+  }
+
+  /** The season's events in calendar order (testing included), with their sessions' UTC starts; empty for a year the bundled schedule does not know. */
+  events(year: number): Promise<ReadonlyArray<CalendarEvent>> {
+    return this.#run("events", Effect.flatMap(Calendar, (calendar) => calendar.events(year)))
   }
 
   /**

@@ -194,6 +194,58 @@ describe("tif1 CLI (child process)", () => {
       expect(result.stdout).toMatch(/^ {2}files\s+\d+ completed of \d+ known$/m)
     }))
 
+  it.scopedLive("a typo in load exits 5 before any I/O, with the nearest names, and nothing is remembered", () =>
+    Effect.gen(function*() {
+      const { env, mirror } = yield* fixtureMirror
+      const home = sandbox()
+      const typo = yield* Effect.promise(() => runCli(["load", "2025", "Austrlian Grand Prix", "race"], { home, env }))
+      expect(typo.code).toBe(5)
+      expect(typo.stderr).toContain("did you mean 'Australian Grand Prix'")
+      expect(mirror.hits()).toBe(0)
+      const info = JSON.parse((yield* Effect.promise(() => runCli(["cache", "info", "--json"], { home, env }))).stdout)
+      expect(info).toMatchObject({ rows: 0, notFoundEntries: 0 })
+      // Lower case and a country name are fine.
+      const loaded = yield* Effect.promise(() => runCli(["load", "2025", "australia", "race", "--json"], { home, env }))
+      expect(loaded.code, loaded.stderr).toBe(0)
+      expect(JSON.parse(loaded.stdout)).toMatchObject({ gp: "Australian Grand Prix", session: "Race", delivered: 21 })
+    }))
+
+  it.scopedLive("cache info shows what is stored; cache clear drops a session; --refresh revalidates", () =>
+    Effect.gen(function*() {
+      const { env, mirror } = yield* fixtureMirror
+      const home = sandbox()
+      const cli = (args: ReadonlyArray<string>) => Effect.promise(() => runCli(args, { home, env }))
+      expect((yield* cli(["load", "2025", "Australian Grand Prix", "Race"])).code).toBe(0)
+      const info = JSON.parse((yield* cli(["cache", "info", "--json"])).stdout)
+      // weather.json, rcm.json and session_laptimes.json are not published for this session
+      expect(info).toMatchObject({ rows: 21, notFoundEntries: 3 })
+      expect(info.fileBytes).toBeGreaterThan(0)
+      expect(Date.parse(info.oldest)).toBeLessThanOrEqual(Date.parse(info.newest))
+      const hits = mirror.hits()
+      // --refresh revalidate asks for all 24 files again (stored ones conditionally, the 3 missing ones too)
+      expect((yield* cli(["load", "2025", "Australian Grand Prix", "Race", "--refresh", "revalidate"])).code).toBe(0)
+      expect(mirror.hits()).toBe(hits + 24)
+      const cleared = yield* cli(["cache", "clear", "2025", "australia", "R"])
+      expect(cleared.stdout).toBe("cleared 2025 Australian Grand Prix Race\n")
+      expect(JSON.parse((yield* cli(["cache", "info", "--json"])).stdout)).toMatchObject({
+        rows: 0,
+        notFoundEntries: 0
+      })
+      expect((yield* cli(["cache", "clear", "twenty"])).code).toBe(2)
+    }))
+
+  it.live("events lists a season's rounds and sessions with UTC and local times; --json", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["events", "2025"])
+      expect(result.code).toBe(0)
+      expect(result.stdout).toMatch(/^R01 {2}Australian Grand Prix {2}\(Melbourne, Australia\)$/m)
+      expect(result.stdout).toMatch(/^ {2}Race\s+2025-03-16 04:00 UTC {2}2025-03-16 15:00 \+11:00 local {2}started$/m)
+      const events = JSON.parse((yield* run(["events", "2025", "--json"])).stdout)
+      expect(events).toHaveLength(25)
+      expect(events[1].sessions.at(-1)).toMatchObject({ name: "Race", start: "2025-03-16T04:00:00Z", started: true })
+      expect((yield* run(["events", "2031"])).stdout).toContain("no schedule for 2031")
+    }))
+
   it.live("config shows each value with its source and variable", () =>
     Effect.gen(function*() {
       const home = sandbox()

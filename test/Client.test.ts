@@ -141,6 +141,26 @@ describe("Tif1Client", () => {
     expect(badConfig).toMatchObject({ key: "max_retries", source: "override" })
   })
 
+  it("events lists a season; clearCache takes a session by the names users type", async () => {
+    const client = await makeClient()
+    try {
+      const season = await client.events(2025)
+      expect(season.map((event) => event.name)).toContain("São Paulo Grand Prix")
+      expect(await client.events(2031)).toEqual([])
+      await client.fetchJson(race.year, race.gp, race.session, "drivers.json")
+      await client.fetchJson(race.year, race.gp, "Qualifying", "drivers.json")
+      expect((await client.cacheStats()).sqlite.entries).toBe(2)
+      await client.clearCache({ year: 2025, gp: "australia", session: "race" })
+      expect((await client.cacheStats()).sqlite.entries).toBe(1)
+      await client.clearCache({ year: 2025, gp: "melbourne" })
+      expect((await client.cacheStats()).sqlite.entries).toBe(0)
+      const typo = await client.clearCache({ year: 2025, gp: "Austrlian" }).catch((error) => error)
+      expect(typo).toBeInstanceOf(InvalidDataError)
+    } finally {
+      await client.close()
+    }
+  })
+
   it("close releases the sockets and the database; later calls reject clearly", async () => {
     const cacheDir = temporaryDir()
     const client = await makeClient(cacheDir)

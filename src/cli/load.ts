@@ -68,6 +68,8 @@ export const loadWithProgress = (
     const loader = yield* SessionLoader
     const fetcher = yield* Fetcher
     const http = yield* HttpSession
+    // Names first: a typo fails before any progress is drawn.
+    yield* fetcher.resolve({ ...ref, path: "drivers.json" })
     const connectionsBefore = yield* http.stats
     const fetcherBefore = yield* fetcher.stats
     const bytesBefore = fetcherBefore.bytes

@@ -19,12 +19,15 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Tif1 from "../layers/Tif1.js"
 import * as MirrorServer from "../mirror/MirrorServer.js"
 import { pullSession } from "../mirror/pull.js"
 import { configKeys, envName, loadConfig, snakeCase, Tif1Config, version } from "../schema/Config.js"
 import { Cache, databaseFileName } from "../services/Cache.js"
+import { Calendar } from "../services/Calendar.js"
 import { CdnManager } from "../services/CdnManager.js"
 import { Fetcher } from "../services/Fetcher.js"
 import { logLevelOf, stderrLogger } from "../services/internal/stderrLogger.js"
@@ -34,6 +37,22 @@ import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
 
 const stdout = (text: string) => {
   process.stdout.write(text)
+}
+
+/** Bytes of a file, 0 when it does not exist. */
+const fileSize = (file: string): number => {
+  try {
+    return Fs.statSync(file).size
+  } catch {
+    return 0
+  }
+}
+
+/** A UTC start as wall-clock time at the circuit (`2025-03-16 15:00 +11:00`). */
+const localTime = (start: string, utcOffset: string): string => {
+  const [, sign, hours, minutes] = /^([+-])(\d\d):(\d\d)$/.exec(utcOffset) ?? ["", "+", "00", "00"]
+  const offsetMs = (sign === "-" ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000
+  return `${new Date(Date.parse(start) + offsetMs).toISOString().slice(0, 16).replace("T", " ")} ${utcOffset}`
 }
 
 const verbose = Options.boolean("verbose").pipe(
@@ -47,6 +66,18 @@ const session = Args.text({ name: "session" }).pipe(
 )
 
 const json = Options.boolean("json").pipe(Options.withDescription("print the result as one JSON object"))
+
+const refresh = Options.choice("refresh", ["revalidate", "reload"]).pipe(
+  Options.optional,
+  Options.withDescription(
+    "revalidate: ask the CDN whether cached files are current (a remembered not-found is asked again); " +
+      "reload: ignore the cache"
+  )
+)
+
+/** The `refresh` fetch option of a `--refresh` flag. */
+const refreshOption = (flag: Option.Option<"revalidate" | "reload">) =>
+  Option.match(flag, { onNone: () => ({}), onSome: (refresh) => ({ refresh }) })
 
 const telemetry = Options.boolean("telemetry").pipe(Options.withDescription("include every lap's telemetry"))
 
@@ -66,13 +97,14 @@ const fetch = Command.make(
     path: Args.text({ name: "path" }).pipe(Args.withDescription("file in the session folder, e.g. VER/1_tel.json")),
     compact: Options.boolean("compact").pipe(Options.withDescription("one line of JSON instead of indented")),
     noCache: Options.boolean("no-cache").pipe(Options.withDescription("neither read nor write the cache")),
+    refresh,
     verbose
   },
   (args) =>
     Effect.flatMap(Fetcher, (fetcher) =>
       fetcher.json(
         { ...sessionOf(args), path: args.path },
-        args.noCache ? { useCache: false, writeCache: false } : {}
+        { ...refreshOption(args.refresh), ...(args.noCache ? { useCache: false, writeCache: false } : {}) }
       )).pipe(
         Effect.map((value) => stdout(`${JSON.stringify(value, null, args.compact ? undefined : 2)}\n`)),
         Effect.provide(Tif1.layer)
@@ -87,12 +119,13 @@ const load = Command.make(
     session,
     telemetry,
     json,
+    refresh,
     verbose
   },
   (args) =>
     loadWithProgress(
       sessionOf(args),
-      { telemetry: args.telemetry },
+      { telemetry: args.telemetry, ...refreshOption(args.refresh) },
       { label: args.session, progress: stderr, report: stdout, json: args.json }
     ).pipe(Effect.provide(Tif1.layer))
 ).pipe(Command.withDescription(
@@ -230,6 +263,132 @@ const config = Command.make(
         }))))
 ).pipe(Command.withDescription("Show the effective configuration and where each value came from."))
 
+const events = Command.make(
+  "events",
+  { year, json, verbose },
+  (args) =>
+    Effect.gen(function*() {
+      const calendar = yield* Calendar
+      const season = yield* calendar.events(args.year)
+      const now = Date.now()
+      if (args.json) {
+        return stdout(`${
+          JSON.stringify(season.map((event) => ({
+            ...event,
+            sessions: event.sessions.map((session) => ({
+              ...session,
+              local: localTime(session.start, event.utcOffset),
+              started: Date.parse(session.start) <= now
+            }))
+          })))
+        }\n`)
+      }
+      if (season.length === 0) {
+        return stdout(
+          `no schedule for ${args.year} (the bundled ones cover 2018-2026; schedule_dir points at newer files)\n`
+        )
+      }
+      for (const event of season) {
+        stdout(
+          `${
+            event.round === 0 ? "test" : `R${String(event.round).padStart(2, "0")}`
+          }  ${event.name}  (${event.location}, ${event.country})\n`
+        )
+        stdout(table(event.sessions.map((session) =>
+          [
+            session.name,
+            `${session.start.replace("T", " ").replace(":00Z", " UTC")}  ${
+              localTime(session.start, event.utcOffset)
+            } local` +
+            `${Date.parse(session.start) <= now ? "  started" : ""}`
+          ] as const
+        )))
+      }
+    }).pipe(Effect.provide(Tif1.layer))
+).pipe(
+  Command.withDescription("List a season's events and sessions with UTC and local start times, and which have started.")
+)
+
+const cacheInfo = Command.make("info", { json, verbose }, (args) =>
+  Effect.gen(function*() {
+    const config = yield* Tif1Config
+    const stats = (yield* (yield* Cache).stats).sqlite
+    const file = Path.join(config.cacheDir, databaseFileName)
+    const fileBytes = stats.enabled ? fileSize(file) + fileSize(`${file}-wal`) : 0
+    const negative = (yield* (yield* Cache).stats).negative.entries
+    const when = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
+    const info = {
+      file: stats.enabled ? file : null,
+      fileBytes,
+      rows: stats.entries,
+      storedBytes: stats.bytes,
+      notFoundEntries: negative,
+      oldest: when(stats.oldestStoredAt),
+      newest: when(stats.newestStoredAt)
+    }
+    if (args.json) return stdout(`${JSON.stringify(info)}\n`)
+    stdout(table([
+      ["file", info.file ?? "(no persistent cache)"],
+      ["size on disk", `${megabytes(fileBytes)} MB`],
+      ["rows", String(info.rows)],
+      ["not-found entries", String(info.notFoundEntries)],
+      ["oldest", info.oldest ?? "-"],
+      ["newest", info.newest ?? "-"]
+    ]))
+  }).pipe(Effect.provide(Tif1.layer))).pipe(
+    Command.withDescription("Show the cache file: size, rows, remembered not-found answers, oldest and newest row.")
+  )
+
+const cacheClear = Command.make(
+  "clear",
+  {
+    scope: Args.text({ name: "year [gp [session]]" }).pipe(Args.repeated),
+    verbose
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const [yearText, gpName, sessionName, ...extra] = args.scope
+      if (extra.length > 0) {
+        return yield* new UsageError({ message: "tif1 cache clear takes at most a year, an event and a session" })
+      }
+      if (yearText !== undefined && !/^\d{4}$/.test(yearText)) {
+        return yield* new UsageError({ message: `tif1 cache clear: ${JSON.stringify(yearText)} is not a year` })
+      }
+      const cache = yield* Cache
+      if (yearText === undefined) {
+        yield* cache.invalidate("all")
+        return stdout("cleared the whole cache\n")
+      }
+      const calendar = yield* Calendar
+      const year = Number(yearText)
+      const scope = gpName === undefined
+        ? { year }
+        : sessionName === undefined
+        ? { year, gp: (yield* calendar.event(year, gpName))?.name ?? gpName }
+        : yield* Effect.map(
+          calendar.resolve(year, gpName, sessionName),
+          (r) => ({ year, gp: r.gp, session: r.session })
+        )
+      yield* cache.invalidate(scope)
+      stdout(
+        `cleared ${
+          [scope.year, "gp" in scope ? scope.gp : undefined, "session" in scope ? scope.session : undefined].filter((
+            part
+          ) => part !== undefined).join(" ")
+        }\n`
+      )
+    }).pipe(Effect.provide(Tif1.layer))
+).pipe(Command.withDescription("Drop cached files and remembered not-found answers: all, or a year, event or session."))
+
+const cache = Command.make(
+  "cache",
+  {},
+  () => Effect.fail(new UsageError({ message: "tif1 cache needs a command: info or clear" }))
+).pipe(
+  Command.withDescription("Look at the cache, or clear some or all of it."),
+  Command.withSubcommands([cacheInfo, cacheClear])
+)
+
 const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr, report: stdout })).pipe(
   Command.withDescription("Serve the bundled sample on 127.0.0.1 and load it cold, then warm from the cache.")
 )
@@ -237,11 +396,14 @@ const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr,
 const tif1 = Command.make(
   "tif1",
   { verbose },
-  () => Effect.fail(new UsageError({ message: "tif1 needs a command: fetch, load, mirror, stats, config or demo" }))
+  () =>
+    Effect.fail(
+      new UsageError({ message: "tif1 needs a command: fetch, load, events, cache, mirror, stats, config or demo" })
+    )
 )
   .pipe(
     Command.withDescription("Formula 1 timing data from the TracingInsights CDNs."),
-    Command.withSubcommands([fetch, load, mirror, stats, config, demo])
+    Command.withSubcommands([fetch, load, events, cache, mirror, stats, config, demo])
   )
 
 const cli = Command.run(tif1, { name: "tif1", version })
@@ -288,6 +450,12 @@ const program = Effect.flatMap(
       Logger.withMinimumLogLevel(level)
     )
 ).pipe(Effect.provide(Layer.merge(NodeContext.layer, logger)))
+
+// `tif1 events 2025 | head`: a reader that stops early is no error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+  throw error
+})
 
 const fiber = Effect.runFork(program)
 let stoppedBySignal = false

@@ -95,6 +95,9 @@ export interface CacheStats {
     readonly misses: number
     readonly entries: number
     readonly bytes: number
+    /** Clock time (ms) of the oldest and newest stored row. */
+    readonly oldestStoredAt: number | undefined
+    readonly newestStoredAt: number | undefined
     readonly corruptRowsDropped: number
   }
   readonly negative: { readonly hits: number; readonly entries: number }
@@ -183,6 +186,17 @@ const encodingNumericColumns = 4
 const encodingCrc32 = 8
 const encodingKeyedChecksum = 16
 
+/** What a persistent tier holds. */
+interface TierSizes {
+  readonly entries: number
+  readonly bytes: number
+  readonly missing: number
+  readonly oldestStoredAt: number | undefined
+  readonly newestStoredAt: number | undefined
+}
+
+const emptySizes: TierSizes = { entries: 0, bytes: 0, missing: 0, oldestStoredAt: undefined, newestStoredAt: undefined }
+
 /** A stored value with its age and validators. */
 interface StoredEntry {
   readonly value: JsonObject
@@ -200,7 +214,7 @@ interface PersistentTier {
   readonly clearMissing: (key: string) => Effect.Effect<void>
   readonly invalidate: (scope: Exclude<CacheScope, "memory"> | SessionScope) => Effect.Effect<void>
   /** Stored files and their bytes, and files remembered as missing (not expired). */
-  readonly sizes: Effect.Effect<{ readonly entries: number; readonly bytes: number; readonly missing: number }>
+  readonly sizes: Effect.Effect<TierSizes>
   readonly corruptRowsDropped: () => number
 }
 
@@ -328,9 +342,7 @@ export const make = (options: {
           if (options.persistent !== undefined) yield* options.persistent.invalidate(scope)
         }),
       stats: Effect.gen(function*() {
-        const sizes = options.persistent === undefined
-          ? { entries: 0, bytes: 0, missing: 0 }
-          : yield* options.persistent.sizes
+        const sizes = options.persistent === undefined ? emptySizes : yield* options.persistent.sizes
         return {
           memory: { hits: counters.memoryHits, misses: counters.memoryMisses, entries: json.size + telemetry.size },
           sqlite: {
@@ -339,6 +351,8 @@ export const make = (options: {
             misses: counters.sqliteMisses,
             entries: sizes.entries,
             bytes: sizes.bytes,
+            oldestStoredAt: sizes.oldestStoredAt,
+            newestStoredAt: sizes.newestStoredAt,
             corruptRowsDropped: options.persistent?.corruptRowsDropped() ?? 0
           },
           negative: { hits: counters.negativeHits, entries: inMemoryNegative?.size() ?? sizes.missing }
@@ -593,17 +607,18 @@ export const makeSqliteTier = Effect.gen(function*() {
     sizes: Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
-        sql<{ entries: number; bytes: number | null; missing: number }>`
+        sql<{ entries: number; bytes: number | null; missing: number; oldest: number | null; newest: number | null }>`
         SELECT (SELECT COUNT(*) FROM payloads) AS entries, (SELECT SUM(LENGTH(body)) FROM payloads) AS bytes,
-               (SELECT COUNT(*) FROM missing WHERE expires_at > ${now}) AS missing`.pipe(
-          Effect.map((rows) => ({
+               (SELECT COUNT(*) FROM missing WHERE expires_at > ${now}) AS missing,
+               (SELECT MIN(stored_at) FROM payloads) AS oldest, (SELECT MAX(stored_at) FROM payloads) AS newest`.pipe(
+          Effect.map((rows): TierSizes => ({
             entries: rows[0]?.entries ?? 0,
             bytes: rows[0]?.bytes ?? 0,
-            missing: rows[0]?.missing ?? 0
+            missing: rows[0]?.missing ?? 0,
+            oldestStoredAt: rows[0]?.oldest ?? undefined,
+            newestStoredAt: rows[0]?.newest ?? undefined
           })),
-          Effect.catchAll((error) =>
-            Effect.as(warn("stats", "SQLite sizes reported as 0")(error), { entries: 0, bytes: 0, missing: 0 })
-          )
+          Effect.catchAll((error) => Effect.as(warn("stats", "SQLite sizes reported as 0")(error), emptySizes))
         )
     ),
     corruptRowsDropped: () => corruptRowsDropped
@@ -753,7 +768,16 @@ export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, {
   invalidate: () => Effect.void,
   stats: Effect.succeed({
     memory: { hits: 0, misses: 0, entries: 0 },
-    sqlite: { enabled: false, hits: 0, misses: 0, entries: 0, bytes: 0, corruptRowsDropped: 0 },
+    sqlite: {
+      enabled: false,
+      hits: 0,
+      misses: 0,
+      entries: 0,
+      bytes: 0,
+      oldestStoredAt: undefined,
+      newestStoredAt: undefined,
+      corruptRowsDropped: 0
+    },
     negative: { hits: 0, entries: 0 }
   })
 })

@@ -93,6 +93,8 @@ export interface ResolvedSession {
 export interface CalendarService {
   /** The season's events in calendar order (testing included); empty for a year it does not know. */
   readonly events: (year: number) => Effect.Effect<ReadonlyArray<CalendarEvent>, InvalidDataError>
+  /** The event a name means (as `resolve` finds it); `undefined` for a year the schedule does not know. */
+  readonly event: (year: number, gp: string) => Effect.Effect<CalendarEvent | undefined, InvalidDataError>
   /** Published names for what a user typed, or an `InvalidDataError` that says what they may have meant. */
   readonly resolve: (year: number, gp: string, session: string) => Effect.Effect<ResolvedSession, InvalidDataError>
 }
@@ -275,6 +277,11 @@ export const make = (scheduleDir: string): Effect.Effect<CalendarService> =>
       events: (year) =>
         Effect.map(season(year), (events) =>
           events ?? []),
+      event: (year, gp) =>
+        Effect.flatMap(
+          season(year),
+          (events) => (events === undefined ? Effect.succeed(undefined) : findEvent(year, events, gp))
+        ),
       resolve
     }
   })

@@ -63,6 +63,8 @@ export interface LoadOptions {
   readonly weather?: boolean
   readonly messages?: boolean
   readonly onProgress?: (progress: LoadProgress) => void
+  /** `"revalidate"` or `"reload"` every file of the load (see `FetchOptions.refresh`). */
+  readonly refresh?: "revalidate" | "reload"
 }
 
 /**
@@ -153,6 +155,7 @@ export const make = Effect.gen(function*() {
   const load = (ref: SessionRef, options: LoadOptions = {}) =>
     Effect.gen(function*() {
       const base = yield* fetcher.resolve({ ...ref, path: "drivers.json" })
+      const fetchOptions = options.refresh === undefined ? {} : { refresh: options.refresh }
       const started = yield* Clock.currentTimeMillis
       const before = yield* fetcher.stats
       const counts = { files: 0, delivered: 0, notFound: 0, failures: 0, missingTelemetry: 0, invalid: 0 }
@@ -177,6 +180,7 @@ export const make = Effect.gen(function*() {
           report()
           let seen = { delivered: 0, notFound: 0, failed: 0 }
           return fetcher.many(paths.map(requestFor), {
+            ...fetchOptions,
             concurrency,
             onProgress: (progress) => {
               counts.delivered += progress.delivered - seen.delivered
@@ -191,7 +195,7 @@ export const make = Effect.gen(function*() {
       // Drivers first-class: a session without them is not a session.
       counts.files += 1
       report()
-      const driversJson = yield* fetcher.json(base)
+      const driversJson = yield* fetcher.json(base, fetchOptions)
       counts.delivered += 1
       const drivers = decodeDrivers(driversJson)
       if ("error" in drivers) return yield* new InvalidDataError({ path: base.path, reason: drivers.error })
@@ -205,7 +209,7 @@ export const make = Effect.gen(function*() {
       const wantLaps = options.laps !== false || options.telemetry === true
       // The session-wide table is an optional shortcut: its absence is not a missing file.
       const sessionLapsFile = wantLaps
-        ? fetcher.json(requestFor("session_laptimes.json")).pipe(
+        ? fetcher.json(requestFor("session_laptimes.json"), fetchOptions).pipe(
           Effect.tap(() => Effect.sync(() => (counts.files++, counts.delivered++))),
           Effect.map(Option.some),
           Effect.catchTag("DataNotFoundError", () => Effect.succeed(Option.none<JsonObject>())),

@@ -240,6 +240,45 @@ describe("Cache", () => {
       expect((lapTable.time as Array<number | null>)[1]).toBeNull() // the file's bare NaN
     }))
 
+  it.scopedLive("a database of the previous schema is migrated in place: its rows read, without validators", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      database.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
+        INSERT INTO schema_version (version) VALUES (1);
+        CREATE TABLE payloads (key TEXT PRIMARY KEY, encoding INTEGER NOT NULL, size INTEGER NOT NULL,
+          checksum TEXT NOT NULL, body BLOB NOT NULL, stored_at INTEGER NOT NULL);
+        CREATE TABLE missing (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`)
+      const body = V8.serialize({ drivers: [{ driver: "NOR", team: "McLaren" }] })
+      database.prepare("INSERT INTO payloads VALUES (?, 14, ?, ?, ?, 1234)").run(
+        "2025/Australian Grand Prix/Race/drivers.json",
+        body.length,
+        Zlib.crc32(body).toString(16).padStart(8, "0"),
+        body
+      )
+      database.close()
+      const found = yield* Effect.flatMap(
+        Cache.Cache,
+        (cache) => cache.get("2025/Australian Grand Prix/Race/drivers.json")
+      )
+        .pipe(Effect.provide(sqliteCache(cacheDir)))
+      expect(found).toMatchObject({
+        _tag: "Hit",
+        tier: "sqlite",
+        storedAt: 1234,
+        validators: {},
+        value: { drivers: [{ driver: "NOR", team: "McLaren" }] }
+      })
+      const migrated = new Database(Path.join(cacheDir, Cache.databaseFileName), { readonly: true })
+      const version = migrated.prepare("SELECT version FROM schema_version").get() as { version: number }
+      const columns = (migrated.prepare("PRAGMA table_info(payloads)").all() as Array<{ name: string }>).map((c) =>
+        c.name
+      )
+      migrated.close()
+      expect(version.version).toBe(2)
+      expect(columns).toEqual(["key", "encoding", "size", "checksum", "body", "stored_at", "etag", "last_modified"])
+    }))
+
   it.scopedLive("two rows with their values swapped are both misses: the checksum covers the key", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()

@@ -76,10 +76,44 @@ describe("MirrorServer", () => {
       const again = yield* get(client, path, { "if-none-match": etag })
       expect(again.status).toBe(304)
       expect(again.body.length).toBe(0)
-      const zipped = yield* get(client, path, { "accept-encoding": "gzip, br" })
+      const zipped = yield* get(client, path, { "accept-encoding": "gzip" })
       expect(zipped.headers["content-encoding"]).toBe("gzip")
       expect(zipped.body.length).toBeLessThan(original.length)
       expect(Zlib.gunzipSync(zipped.body).equals(original)).toBe(true)
+    }))
+
+  it.scopedLive("br and gzip as asked (q-values honoured), Vary, an ETag per encoding, If-None-Match lists, * and weak tags", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const client = yield* clientFor(mirror, "h1")
+      const path = "/2025/Abu%20Dhabi%20Grand%20Prix/Practice%201/rcm.json"
+      const original = Fs.readFileSync(Path.join(fixturesRoot, "2025/Abu Dhabi Grand Prix/Practice 1/rcm.json"))
+      const codingFor = (acceptEncoding: string) =>
+        Effect.map(
+          get(client, path, { "accept-encoding": acceptEncoding }),
+          (r) => r.headers["content-encoding"] ?? "identity"
+        )
+      expect(yield* codingFor("br, gzip")).toBe("br")
+      expect(yield* codingFor("gzip, br")).toBe("br")
+      expect(yield* codingFor("gzip;q=1, br;q=0.5")).toBe("gzip")
+      expect(yield* codingFor("gzip;q=0")).toBe("identity")
+      expect(yield* codingFor("br;q=0, *")).toBe("gzip")
+      expect(yield* codingFor("identity")).toBe("identity")
+      const br = yield* get(client, path, { "accept-encoding": "br" })
+      expect(Zlib.brotliDecompressSync(br.body).equals(original)).toBe(true)
+      expect(br.headers.vary).toBe("Accept-Encoding")
+      const plain = yield* get(client, path)
+      const gz = yield* get(client, path, { "accept-encoding": "gzip" })
+      const tags = [plain.headers.etag, br.headers.etag, gz.headers.etag]
+      expect(new Set(tags).size).toBe(3)
+      const status = (headers: Record<string, string>) => Effect.map(get(client, path, headers), (r) => r.status)
+      expect(yield* status({ "accept-encoding": "br", "if-none-match": `"x", ${br.headers.etag}` })).toBe(304)
+      expect(yield* status({ "accept-encoding": "br", "if-none-match": `W/${br.headers.etag}` })).toBe(304)
+      expect(yield* status({ "if-none-match": "*" })).toBe(304)
+      expect(yield* status({ "accept-encoding": "gzip", "if-none-match": String(br.headers.etag) })).toBe(200)
+      // Each encoding is made once and kept: the same bytes every time.
+      const again = yield* get(client, path, { "accept-encoding": "br" })
+      expect(again.body.equals(br.body)).toBe(true)
     }))
 
   it.scopedLive("never serves a file outside its root", () =>

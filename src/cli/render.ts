@@ -130,7 +130,7 @@ export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
 export const summaryTable = (summary: LoadSummary, connections: ConnectionStats): string =>
   table([
     ["files", `${summary.delivered} delivered of ${summary.files}`],
-    ["MB", megabytes(summary.bytes)],
+    ["MB", `${megabytes(summary.bytes)} (${megabytes(summary.wireBytes)} on the wire)`],
     ["seconds", summary.seconds.toFixed(2)],
     ["requests", String(summary.requests)],
     ["connections", String(connections.connectionsCreated)],

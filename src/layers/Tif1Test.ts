@@ -135,10 +135,12 @@ export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
             const kind = Schema.is(NetworkErrorKind)(answer.error) ? answer.error : "transport"
             return yield* new NetworkError({ url, kind, reason: answer.error })
           }
+          const body = bodyBytes(answer.body)
           return {
             status: answer.status ?? 200,
             headers: answer.headers ?? {},
-            body: bodyBytes(answer.body)
+            body,
+            wireBytes: body.byteLength
           } satisfies HttpResponse
         })
       return {

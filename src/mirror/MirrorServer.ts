@@ -159,8 +159,59 @@ interface CachedFile {
   readonly body: Buffer
   readonly etag: string
   readonly mtimeMs: number
-  gzipped?: Buffer
+  /** Each encoding computed once, when first asked for, and kept. */
+  readonly encoded: Map<ContentCoding, Buffer>
 }
+
+/** The encodings the mirror serves besides identity, in order of preference. */
+type ContentCoding = "br" | "gzip"
+
+/**
+ * The coding to send for an `accept-encoding`, honouring q-values (RFC 9110 12.5.3): the
+ * preferred of br and gzip with the highest q above 0 (`*` stands for codings not named), else
+ * identity.
+ *
+ * @since 0.2.0
+ */
+export const negotiateEncoding = (acceptEncoding: string | undefined): ContentCoding | undefined => {
+  if (acceptEncoding === undefined || acceptEncoding.trim() === "") return undefined
+  const weights = new Map<string, number>()
+  for (const part of acceptEncoding.split(",")) {
+    const [name, ...parameters] = part.trim().toLowerCase().split(";")
+    if (name === undefined || name === "") continue
+    const q = parameters.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/.exec(p)).find((m) => m !== null)
+    weights.set(name.trim(), q === undefined ? 1 : Number(q![1]))
+  }
+  const weightOf = (coding: ContentCoding) => weights.get(coding) ?? weights.get("*") ?? 0
+  let best: ContentCoding | undefined
+  for (const coding of ["br", "gzip"] as const) {
+    if (weightOf(coding) > 0 && (best === undefined || weightOf(coding) > weightOf(best))) best = coding
+  }
+  return best
+}
+
+/** Whether an `If-None-Match` list names a tag (`*`, or a weak or strong match). */
+const noneMatch = (header: string | undefined, etag: string): boolean => {
+  if (header === undefined) return false
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "")
+  return header.split(",").some((tag) => tag.trim() === "*" || opaque(tag) === opaque(etag))
+}
+
+/** The ETag of one encoding of a file: each representation has its own (as jsDelivr's do). */
+const etagOf = (entry: CachedFile, coding: ContentCoding | undefined) =>
+  coding === undefined ? entry.etag : `${entry.etag.slice(0, -1)}-${coding}"`
+
+const compress = (coding: ContentCoding, body: Buffer): Buffer =>
+  coding === "br"
+    ? Zlib.brotliCompressSync(body, {
+      params: {
+        // Quality 9: within a few percent of 11 on these files, several times faster to make.
+        [Zlib.constants.BROTLI_PARAM_QUALITY]: 9,
+        [Zlib.constants.BROTLI_PARAM_MODE]: Zlib.constants.BROTLI_MODE_TEXT,
+        [Zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length
+      }
+    })
+    : Zlib.gzipSync(body, { level: 6 })
 
 /**
  * Start a mirror as a scoped resource (closed, with every connection, when the scope closes).
@@ -207,7 +258,7 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.body.length === stat.size) return cached
         const body = Fs.readFileSync(file)
         const etag = `"${Crypto.createHash("sha1").update(body).digest("base64url")}"`
-        const entry: CachedFile = { body, etag, mtimeMs: stat.mtimeMs }
+        const entry: CachedFile = { body, etag, mtimeMs: stat.mtimeMs, encoded: new Map() }
         files.set(file, entry)
         return entry
       }
@@ -252,21 +303,28 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
             response.writeHead(404, { "content-type": "text/plain" })
             return response.end("Not Found")
           }
-          if (request.headers["if-none-match"] === entry.etag) {
-            response.writeHead(304, { etag: entry.etag })
+          const coding = negotiateEncoding(request.headers["accept-encoding"] as string | undefined)
+          const etag = etagOf(entry, coding)
+          if (noneMatch(request.headers["if-none-match"] as string | undefined, etag)) {
+            response.writeHead(304, { etag, vary: "Accept-Encoding" })
             return response.end()
           }
-          const gzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))
-          const whole = gzip ? (entry.gzipped ??= Zlib.gzipSync(entry.body)) : entry.body
+          let whole = entry.body
+          if (coding !== undefined) {
+            let kept = entry.encoded.get(coding)
+            if (kept === undefined) entry.encoded.set(coding, kept = compress(coding, entry.body))
+            whole = kept
+          }
           // A truncated body is a complete HTTP response whose content is cut short.
           const body = fault?.truncate ? whole.subarray(0, Math.floor(whole.length / 2)) : whole
           const headers: Record<string, string> = {
             "content-type": "application/json; charset=utf-8",
             "content-length": String(body.length),
-            etag: entry.etag,
+            etag,
+            vary: "Accept-Encoding",
             "cache-control": "public, max-age=604800"
           }
-          if (gzip) headers["content-encoding"] = "gzip"
+          if (coding !== undefined) headers["content-encoding"] = coding
           response.writeHead(200, headers)
           if (request.method === "HEAD") return response.end()
           if (fault?.resetMidBody) {

@@ -62,6 +62,13 @@ export interface Tif1ConfigValues {
   readonly keepaliveMaxRequests: number
   /** Negotiate HTTP/2 with ALPN over TLS, falling back to HTTP/1.1. */
   readonly httpMultiplexed: boolean
+  /**
+   * Ask for compressed bodies (`br, gzip`): `auto` asks every origin but loopback ones (there
+   * bandwidth is free and decoding costs CPU), `on` asks every origin, `off` asks none.
+   */
+  readonly compression: "auto" | "on" | "off"
+  /** Decoded size limit of one file, bytes; larger is `InvalidDataError` (a compression bomb never fills memory). */
+  readonly maxResponseBytes: number
   /** Accepted for `.tif1rc` compatibility; Node 20 has no QUIC client, so HTTP/3 is never used. */
   readonly httpDisableHttp3: boolean
   /** DNS chain: `standard`, `doh://cloudflare`, `doh://google`, or `https://host[:port]/path`. */
@@ -323,6 +330,8 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   keepaliveMaxRequests: number(1000, { min: 1, integer: true }),
   httpMultiplexed: boolean(true),
   httpDisableHttp3: boolean(false),
+  compression: oneOf("auto", ["auto", "on", "off"]),
+  maxResponseBytes: number(64 * 1024 * 1024, { min: 1, integer: true }),
   httpResolvers: list(["standard", "doh://cloudflare", "doh://google"], resolverProblem),
   cdns: list(defaultCdns, httpUrlProblem),
   cdnRecoveryTimeout: number(30, { min: 0 }),

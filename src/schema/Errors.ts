@@ -18,7 +18,8 @@ import * as Schema from "effect/Schema"
  * - `protocol`: a malformed response; `transport`: any other transport failure.
  * - `http-status`: a status that is neither data nor "not published" (5xx, 408, unexpected codes);
  *   `too-many-requests`: 429; `access-denied`: 401/403 and no CDN delivered;
- *   `redirect`: too many redirects, or one from https to http; `encoding`: a body encoding not asked for.
+ *   `redirect`: too many redirects, or one from https to http; `encoding`: a body in an encoding not
+ *   asked for, or that does not decode; `too-large`: a body over `max_response_bytes`.
  * - `circuit-open`: the breaker is open; `no-cdn`: no CDN was available to ask;
  *   `offline`: offline mode and not in the cache; `invalid-url`: a CDN URL that does not parse.
  * - `cancelled`: the caller aborted (an `AbortSignal`); `closed`: the client or layer was closed.
@@ -41,6 +42,7 @@ export const NetworkErrorKind = Schema.Literal(
   "access-denied",
   "redirect",
   "encoding",
+  "too-large",
   "circuit-open",
   "no-cdn",
   "offline",

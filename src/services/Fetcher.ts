@@ -109,8 +109,10 @@ export interface ManyOptions extends FetchOptions {
 export interface FetcherStats {
   /** HTTP requests sent to CDNs. */
   readonly requests: number
-  /** Body bytes received. */
+  /** Body bytes received, decoded. */
   readonly bytes: number
+  /** Body bytes on the wire (compressed size of compressed bodies). */
+  readonly wireBytes: number
   /** Retry rounds run (after first rounds). */
   readonly retries: number
   /** Files answered from the cache (memory or SQLite). */
@@ -286,7 +288,7 @@ export const make = Effect.gen(function*() {
   const breaker = yield* CircuitBreaker
   const cache = yield* Cache
   const calendar = yield* Calendar
-  const counters = { requests: 0, bytes: 0, retries: 0, cacheHits: 0, negativeHits: 0, failures: 0 }
+  const counters = { requests: 0, bytes: 0, wireBytes: 0, retries: 0, cacheHits: 0, negativeHits: 0, failures: 0 }
   // In-flight fetches by cache key: one network fetch per key at a time.
   const inFlight = new Map<string, Flight>()
   const defaultPolicy = {
@@ -336,18 +338,14 @@ export const make = Effect.gen(function*() {
         }),
         {
           onFailure: (error): Effect.Effect<CdnAttempt> =>
-            Effect.as(cdns.recordFailure(source.name, source), retryable(url, undefined, error.kind, error.reason)),
-          onSuccess: ({ body, headers, status }): Effect.Effect<CdnAttempt> => {
+            // A body that does not decode, or decodes too large, is that CDN's bad data, not a fault.
+            error.kind === "encoding" || error.kind === "too-large"
+              ? Effect.succeed({ _tag: "Invalid", source: source.name, reason: error.reason })
+              : Effect.as(cdns.recordFailure(source.name, source), retryable(url, undefined, error.kind, error.reason)),
+          onSuccess: ({ body, headers, status, wireBytes }): Effect.Effect<CdnAttempt> => {
             counters.bytes += body.byteLength
+            counters.wireBytes += wireBytes
             if (status >= 200 && status < 300) {
-              const encoding = headerValue(headers["content-encoding"])?.trim().toLowerCase()
-              if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
-                return Effect.succeed({
-                  _tag: "Invalid",
-                  source: source.name,
-                  reason: `the body came with content-encoding "${encoding}", which was not asked for (identity only)`
-                })
-              }
               const parsed = parseJsonBytes(body)
               if (parsed.error !== undefined) {
                 return Effect.succeed({

@@ -18,6 +18,7 @@ import type { Dispatcher } from "undici"
 import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
 import { NetworkError, type NetworkErrorKind } from "../schema/Errors.js"
 import { DnsResolver } from "./DnsResolver.js"
+import { acceptEncodingFor, type CompressionMode, decodeBody } from "./internal/compression.js"
 import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispatcher.js"
 
 /**
@@ -28,8 +29,14 @@ import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispat
 export interface HttpResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-  /** The exact body bytes; may be a view into a larger buffer (read it through its offset and length). */
+  /**
+   * The body bytes, decoded when the server compressed them (`headers["content-encoding"]`
+   * still says how they travelled); may be a view into a larger buffer (read it through its
+   * offset and length).
+   */
   readonly body: Uint8Array
+  /** Bytes received on the wire for the body (its compressed size when it was compressed). */
+  readonly wireBytes: number
 }
 
 /**
@@ -131,6 +138,8 @@ const classify = (error: unknown): { readonly kind: NetworkErrorKind; readonly r
       return { kind: "dns", reason: message }
     case "UND_ERR_ABORTED":
       return { kind: "cancelled", reason: "aborted" }
+    case "TIF1_TOO_LARGE":
+      return { kind: "too-large", reason: message }
     case "UND_ERR_INVALID_ARG":
     case "HPE_INVALID_CONSTANT":
     case "HPE_INVALID_HEADER_TOKEN":
@@ -162,7 +171,10 @@ class ResponseCollector implements Dispatcher.DispatchHandler {
   private readonly chunks: Array<Buffer> = []
   private length = 0
 
-  constructor(private readonly done: (outcome: HttpResponse | Error) => void) {}
+  constructor(
+    private readonly done: (outcome: HttpResponse | Error) => void,
+    private readonly maxBytes: number
+  ) {}
 
   private settle(outcome: HttpResponse | Error): void {
     if (this.settled) return
@@ -188,14 +200,21 @@ class ResponseCollector implements Dispatcher.DispatchHandler {
     this.headers = headers
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.chunks.push(chunk)
     this.length += chunk.length
+    if (this.length > this.maxBytes) {
+      const error = Object.assign(new Error(`the body is larger than max_response_bytes (${this.maxBytes} bytes)`), {
+        code: "TIF1_TOO_LARGE"
+      })
+      this.settle(error)
+      controller.abort(error)
+    }
   }
 
   onResponseEnd(): void {
     const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length)
-    this.settle({ status: this.status, headers: this.headers, body })
+    this.settle({ status: this.status, headers: this.headers, body, wireBytes: this.length })
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
@@ -210,9 +229,25 @@ class ResponseCollector implements Dispatcher.DispatchHandler {
  */
 export const makeWithDispatcher = (
   dispatcher: RoutingDispatcher,
-  settings: { readonly userAgent: string; readonly defaultTimeout: Duration.Duration }
+  settings: {
+    readonly userAgent: string
+    readonly defaultTimeout: Duration.Duration
+    readonly compression?: CompressionMode
+    readonly maxResponseBytes?: number
+  }
 ): HttpSessionService => {
-  const headers = { "user-agent": settings.userAgent, "accept-encoding": "identity" }
+  const compression = settings.compression ?? "off"
+  const maxResponseBytes = settings.maxResponseBytes ?? 64 * 1024 * 1024
+  /** Request headers by `accept-encoding` (one object each, reused by every request). */
+  const headersFor = new Map<string, Readonly<Record<string, string>>>()
+  const baseHeaders = (hostname: string) => {
+    const accept = acceptEncodingFor(compression, hostname)
+    let headers = headersFor.get(accept)
+    if (headers === undefined) {
+      headersFor.set(accept, headers = { "user-agent": settings.userAgent, "accept-encoding": accept })
+    }
+    return headers
+  }
   const get = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> => {
     const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
     const timeoutMs = Math.max(1, Math.round(Duration.toMillis(timeout)))
@@ -232,14 +267,30 @@ export const makeWithDispatcher = (
         }
         const remainingMs = deadline - Date.now()
         if (remainingMs <= 0) return resume(Effect.fail(timedOut()))
+        const headers = baseHeaders(parsed.hostname)
         const collector = new ResponseCollector((outcome) => {
-          clearTimeout(timer)
-          resume(
-            outcome instanceof Error
-              ? Effect.fail(new NetworkError({ url, ...classify(outcome), cause: outcome }))
-              : Effect.succeed(outcome)
-          )
-        })
+          if (outcome instanceof Error) {
+            clearTimeout(timer)
+            return resume(Effect.fail(new NetworkError({ url, ...classify(outcome), cause: outcome })))
+          }
+          const encoding = outcome.headers["content-encoding"]
+          const coding = typeof encoding === "string" ? encoding : encoding?.[0]
+          if (coding === undefined || coding === "" || coding.toLowerCase() === "identity") {
+            clearTimeout(timer)
+            return resume(Effect.succeed(outcome))
+          }
+          // Decoded within the same deadline, on libuv's thread pool.
+          decodeBody(coding, headers["accept-encoding"]!, outcome.body, maxResponseBytes, (decoded) => {
+            clearTimeout(timer)
+            resume(
+              decoded instanceof Uint8Array
+                ? Effect.succeed({ ...outcome, body: decoded })
+                : Effect.fail(
+                  new NetworkError({ url, status: outcome.status, kind: decoded.kind, reason: decoded.reason })
+                )
+            )
+          })
+        }, maxResponseBytes)
         const timer = setTimeout(() => {
           if (collector.abort()) resume(Effect.fail(timedOut()))
         }, remainingMs)
@@ -326,7 +377,9 @@ export const make = (options: HttpSessionOptions = {}) =>
     )
     const session = makeWithDispatcher(dispatcher, {
       userAgent: config.userAgent,
-      defaultTimeout: Duration.seconds(config.timeout)
+      defaultTimeout: Duration.seconds(config.timeout),
+      compression: config.compression,
+      maxResponseBytes: config.maxResponseBytes
     })
     if (config.connectionStatsLogInterval > 0) {
       yield* session.stats.pipe(

@@ -79,8 +79,10 @@ export interface LoadSummary {
   readonly delivered: number
   /** HTTP requests sent. */
   readonly requests: number
-  /** Bytes received over the network. */
+  /** Body bytes received over the network, decoded. */
   readonly bytes: number
+  /** Body bytes on the wire (less than `bytes` when the CDN compressed them). */
+  readonly wireBytes: number
   readonly seconds: number
   /** Files answered from the cache. */
   readonly cacheHits: number
@@ -292,6 +294,7 @@ export const make = Effect.gen(function*() {
         delivered: counts.delivered - counts.invalid,
         requests: after.requests - before.requests,
         bytes: after.bytes - before.bytes,
+        wireBytes: after.wireBytes - before.wireBytes,
         seconds: (finished - started) / 1000,
         cacheHits: after.cacheHits - before.cacheHits,
         notFound: counts.notFound,

@@ -25,7 +25,7 @@ import * as Path from "node:path"
 import * as Tif1 from "../layers/Tif1.js"
 import * as MirrorServer from "../mirror/MirrorServer.js"
 import { pullSession } from "../mirror/pull.js"
-import { configKeys, envName, loadConfig, snakeCase, Tif1Config, version } from "../schema/Config.js"
+import { configKeys, envName, loadConfig, redactSecrets, snakeCase, Tif1Config, version } from "../schema/Config.js"
 import { Cache, databaseFileName } from "../services/Cache.js"
 import { Calendar } from "../services/Calendar.js"
 import { CdnManager } from "../services/CdnManager.js"
@@ -38,6 +38,16 @@ import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
 const stdout = (text: string) => {
   process.stdout.write(text)
 }
+
+/** A setting as `tif1 config` shows it (JSON): header values and passwords in URLs as `***`. */
+const shownValue = (key: string, value: unknown): string =>
+  key === "cdnHeaders"
+    ? JSON.stringify(Object.fromEntries(
+      Object.entries(value as Record<string, Record<string, string>>).map((
+        [cdn, headers]
+      ) => [cdn, Object.fromEntries(Object.keys(headers).map((name) => [name, "***"]))])
+    ))
+    : redactSecrets(JSON.stringify(value))
 
 /** Bytes of a file, 0 when it does not exist. */
 const fileSize = (file: string): number => {
@@ -249,14 +259,18 @@ const config = Command.make(
         ? stdout(`${
           JSON.stringify(Object.fromEntries(configKeys.map((key) => [
             snakeCase(key),
-            { value: resolved[key] ?? null, source: resolved.sources[key], env: envName(key) }
+            {
+              value: JSON.parse(shownValue(key, resolved[key] ?? null)),
+              source: resolved.sources[key],
+              env: envName(key)
+            }
           ])))
         }\n`)
         : stdout(table(configKeys.map((key) => {
           const value = resolved[key]
           return [
             snakeCase(key),
-            `${value === undefined ? "(auto)" : JSON.stringify(value)}  from ${resolved.sources[key]}  [${
+            `${value === undefined ? "(auto)" : shownValue(key, value)}  from ${resolved.sources[key]}  [${
               envName(key)
             }]`
           ] as const

@@ -75,6 +75,12 @@ export interface Tif1ConfigValues {
   readonly httpResolvers: ReadonlyArray<string>
   /** CDN sources in priority order: jsDelivr-shaped base URLs or `{year}` `{gp}` `{session}` `{path}` templates. */
   readonly cdns: ReadonlyArray<string>
+  /**
+   * Extra request headers per CDN, keyed by its configured base URL or its name (host[:port]):
+   * `{ "mirror.example:8443": { "Authorization": "Bearer ..." } }`. Never logged or shown.
+   * `user:password@` in a CDN URL is sent as Basic auth the same way.
+   */
+  readonly cdnHeaders: Readonly<Record<string, Readonly<Record<string, string>>>>
   /** Seconds before a skipped CDN is probed again (doubling while probes fail, at most 600). */
   readonly cdnRecoveryTimeout: number
   /** Ask jsDelivr for `.min.json`. */
@@ -246,6 +252,36 @@ const optionalString = (): KeySpec<string | undefined> => ({
       : bad("expected a non-empty string")
 })
 
+/** `{ cdn: { header: value } }`: a JSON object in a file, the same JSON text in the environment. */
+const headersByCdn = (): KeySpec<Readonly<Record<string, Readonly<Record<string, string>>>>> => ({
+  defaultValue: () => ({}),
+  parse: (raw) => {
+    let value = raw
+    if (typeof raw === "string") {
+      try {
+        value = JSON.parse(raw)
+      } catch {
+        return bad("expected a JSON object of CDN -> { header: value }")
+      }
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      return bad("expected an object of CDN -> { header: value }")
+    }
+    for (const [cdn, headers] of Object.entries(value)) {
+      if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
+        return bad(`the headers of ${JSON.stringify(cdn)} must be an object of header -> value`)
+      }
+      for (const [name, header] of Object.entries(headers)) {
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return bad(`${JSON.stringify(name)} is not a header name`)
+        if (typeof header !== "string" || /[\r\n\0]/.test(header)) {
+          return bad(`the value of header ${name} for ${JSON.stringify(cdn)} must be a string on one line`)
+        }
+      }
+    }
+    return ok(value as Record<string, Record<string, string>>)
+  }
+})
+
 const list = (
   defaultValue: ReadonlyArray<string>,
   checkItem: (item: string) => string | undefined
@@ -334,6 +370,7 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   maxResponseBytes: number(64 * 1024 * 1024, { min: 1, integer: true }),
   httpResolvers: list(["standard", "doh://cloudflare", "doh://google"], resolverProblem),
   cdns: list(defaultCdns, httpUrlProblem),
+  cdnHeaders: headersByCdn(),
   cdnRecoveryTimeout: number(30, { min: 0 }),
   cdnUseMinification: boolean(false),
   userAgent: string(() => `tif1-effect/${version}`),
@@ -384,9 +421,16 @@ export const envName = (key: string): string => `TIF1_${snakeCase(key).toUpperCa
 
 const keyBySnake = new Map(configKeys.map((key) => [snakeCase(key), key] as const))
 
-const describeValue = (
-  raw: unknown
-): string => (typeof raw === "string" ? JSON.stringify(raw) : String(JSON.stringify(raw)))
+/**
+ * A configured value as it may be shown (errors, `tif1 config`): passwords in URLs and the
+ * values of `cdn_headers` replaced by `***`.
+ *
+ * @since 0.2.0
+ */
+export const redactSecrets = (text: string): string => text.replace(/(\/\/[^/@\s:"]*:)[^/@\s"]*@/g, "$1***@")
+
+const describeValue = (raw: unknown): string =>
+  redactSecrets(typeof raw === "string" ? JSON.stringify(raw) : String(JSON.stringify(raw)))
 
 /** A config file found on the search path, with its parsed JSON object. */
 interface ConfigFile {
@@ -488,7 +532,12 @@ const parseKey = (key: Key, raw: unknown, source: string): unknown => {
   const parsed = (keySpecs[key] as KeySpec<unknown>).parse(raw)
   return parsed.ok
     ? parsed.value
-    : new Tif1ConfigError({ key: snakeCase(key), source, value: describeValue(raw), reason: parsed.reason })
+    : new Tif1ConfigError({
+      key: snakeCase(key),
+      source,
+      value: key === "cdnHeaders" ? "(not shown: it may hold secrets)" : describeValue(raw),
+      reason: parsed.reason
+    })
 }
 
 /** `TIF1_*` variables that are not settings but name where settings come from. */

@@ -21,7 +21,7 @@ import { type DataRequest, parseSourceShape, type SourceShape, urlFor } from "..
 export interface CdnSource {
   /** Host name (with port when not the default), unique among sources. */
   readonly name: string
-  /** The configured base URL or template. */
+  /** The configured base URL or template, without any `user:password@` (sent as a header instead). */
   readonly baseUrl: string
   /** 0 is tried first. */
   readonly priority: number
@@ -55,6 +55,12 @@ export interface CdnManagerService {
   readonly available: Effect.Effect<ReadonlyArray<CdnSource>>
   /** The URL of a request on a source. */
   readonly urlFor: (source: CdnSource, request: DataRequest) => string
+  /**
+   * The extra request headers of a source (`cdn_headers`, and Basic auth from `user:password@`
+   * in its URL), or `undefined`. Kept here, never in `CdnSource`, so that listing the sources
+   * shows no secret.
+   */
+  readonly headersFor: (name: string) => Readonly<Record<string, string>> | undefined
   /** The source delivered: its failures and cooldown reset. */
   readonly recordSuccess: (name: string) => Effect.Effect<void>
   /**
@@ -83,6 +89,21 @@ export const failuresBeforeSkip = 3
 /** Longest cooldown, seconds. */
 export const maxCooldownSeconds = 600
 
+/**
+ * A CDN URL without its `user:password@`, and that as a Basic `authorization` value
+ * (percent-decoded, as browsers and curl do).
+ */
+const splitCredentials = (configured: string): { readonly url: string; readonly credentials: string | undefined } => {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i.exec(configured)
+  if (match === null) return { url: configured, credentials: undefined }
+  const [user = "", password = ""] = match[2]!.split(":")
+  const decoded = `${decodeURIComponent(user)}:${decodeURIComponent(password)}`
+  return {
+    url: match[1]! + configured.slice(match[0].length),
+    credentials: `Basic ${Buffer.from(decoded, "utf8").toString("base64")}`
+  }
+}
+
 const nameOf = (value: string): string => {
   try {
     return new URL(value.replaceAll(/\{(year|gp|session|path)\}/g, "x")).host
@@ -100,16 +121,27 @@ export const make = (options: {
   readonly cdns: ReadonlyArray<string>
   readonly recoveryTimeoutSeconds: number
   readonly minify: boolean
+  /** `cdn_headers`: by configured URL or name. */
+  readonly headers?: Readonly<Record<string, Readonly<Record<string, string>>>>
 }): Effect.Effect<CdnManagerService> =>
   Effect.sync(() => {
+    const headersByName = new Map<string, Readonly<Record<string, string>>>()
     const initial = (): ReadonlyArray<CdnSource> => {
       const seen = new Map<string, number>()
-      return options.cdns.map((baseUrl, priority) => {
+      headersByName.clear()
+      return options.cdns.map((configured, priority) => {
+        const { credentials, url: baseUrl } = splitCredentials(configured)
         const host = nameOf(baseUrl)
         const count = (seen.get(host) ?? 0) + 1
         seen.set(host, count)
+        const name = count === 1 ? host : `${host}#${count}`
+        const given = options.headers?.[configured] ?? options.headers?.[baseUrl] ?? options.headers?.[name]
+        const headers: Record<string, string> = {}
+        if (credentials !== undefined) headers.authorization = credentials
+        for (const [header, value] of Object.entries(given ?? {})) headers[header.toLowerCase()] = value
+        if (Object.keys(headers).length > 0) headersByName.set(name, headers)
         return {
-          name: count === 1 ? host : `${host}#${count}`,
+          name,
           baseUrl,
           priority,
           enabled: true,
@@ -164,6 +196,7 @@ export const make = (options: {
       sources: Effect.sync(() => state),
       available,
       urlFor: (source, request) => urlFor(source.shape, request, options.minify),
+      headersFor: (name) => headersByName.get(name),
       recordSuccess: (name) =>
         Effect.suspend(() => {
           const before = state.find((source) => source.name === name)
@@ -220,6 +253,11 @@ export const layer: Layer.Layer<CdnManager, never, Tif1Config> = Layer.effect(
   Effect.flatMap(
     Tif1Config,
     (config) =>
-      make({ cdns: config.cdns, recoveryTimeoutSeconds: config.cdnRecoveryTimeout, minify: config.cdnUseMinification })
+      make({
+        cdns: config.cdns,
+        recoveryTimeoutSeconds: config.cdnRecoveryTimeout,
+        minify: config.cdnUseMinification,
+        headers: config.cdnHeaders
+      })
   )
 )

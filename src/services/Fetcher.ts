@@ -328,13 +328,21 @@ export const make = Effect.gen(function*() {
       kind,
       reason
     })
+    const sourceHeaders = cdns.headersFor(source.name)
     const ask = (url: string, hops: number): Effect.Effect<CdnAttempt> =>
       Effect.matchEffect(
         // Counted when it goes on the wire, not when the attempt is built (a breaker that fails
         // fast sends nothing).
         Effect.suspend(() => {
           counters.requests++
-          return session.get(url, conditional === undefined ? { timeout } : { timeout, headers: conditional })
+          // A source's own headers (credentials) never follow a redirect to another origin.
+          const own = hops === 0 || url.startsWith(`${firstOrigin}/`) ? sourceHeaders : undefined
+          const headers = own === undefined
+            ? conditional
+            : conditional === undefined
+            ? own
+            : { ...own, ...conditional }
+          return session.get(url, headers === undefined ? { timeout } : { timeout, headers })
         }),
         {
           onFailure: (error): Effect.Effect<CdnAttempt> =>
@@ -410,7 +418,9 @@ export const make = Effect.gen(function*() {
           }
         }
       )
-    return ask(cdns.urlFor(source, request), 0)
+    const firstUrl = cdns.urlFor(source, request)
+    const firstOrigin = sourceHeaders === undefined ? "" : new URL(firstUrl).origin
+    return ask(firstUrl, 0)
   }
 
   /**

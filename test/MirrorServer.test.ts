@@ -247,7 +247,8 @@ describe("MirrorServer", () => {
       )
       const resumed = yield* Effect.promise(() => runCli(args, { home, env }))
       expect(resumed.code, resumed.stderr).toBe(0)
-      expect(resumed.stdout).toMatch(/stale partial files removed\s+1$/m)
+      // The planted one, and any the kill left (it may land in the middle of a write).
+      expect(Number(/stale partial files removed\s+(\d+)$/m.exec(resumed.stdout)?.[1])).toBeGreaterThanOrEqual(1)
       const published = allFiles(Path.join(fixturesRoot, sessionDir)).map((file) => Path.relative(fixturesRoot, file))
         .sort()
       const pulled = allFiles(out).map((file) => Path.relative(out, file)).sort()

@@ -83,6 +83,10 @@ export interface Tif1ConfigValues {
   readonly cdnHeaders: Readonly<Record<string, Readonly<Record<string, string>>>>
   /** Seconds before a skipped CDN is probed again (doubling while probes fail, at most 600). */
   readonly cdnRecoveryTimeout: number
+  /** Read HTTP_PROXY, HTTPS_PROXY and NO_PROXY (off by default: a CDN client ignores the environment's proxy unless told). */
+  readonly trustEnv: boolean
+  /** One proxy URL (`http://host:port`) for every CDN; wins over `trust_env`. Through a proxy, the proxy resolves names. */
+  readonly proxy: string | undefined
   /** Ask jsDelivr for `.min.json`. */
   readonly cdnUseMinification: boolean
   /** User-Agent header of every request. */
@@ -282,6 +286,16 @@ const headersByCdn = (): KeySpec<Readonly<Record<string, Readonly<Record<string,
   }
 })
 
+const optionalUrl = (): KeySpec<string | undefined> => ({
+  defaultValue: () => undefined,
+  parse: (raw) => {
+    if (raw === null || raw === "") return ok(undefined)
+    if (typeof raw !== "string") return bad("expected a proxy URL such as http://proxy.example:3128")
+    const problem = httpUrlProblem(raw.trim())
+    return problem === undefined ? ok(raw.trim()) : bad(`the proxy URL ${problem}`)
+  }
+})
+
 const list = (
   defaultValue: ReadonlyArray<string>,
   checkItem: (item: string) => string | undefined
@@ -373,6 +387,8 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   cdnHeaders: headersByCdn(),
   cdnRecoveryTimeout: number(30, { min: 0 }),
   cdnUseMinification: boolean(false),
+  trustEnv: boolean(false),
+  proxy: optionalUrl(),
   userAgent: string(() => `tif1-effect/${version}`),
   cacheDir: string(defaultCacheDir),
   enableCache: boolean(true),

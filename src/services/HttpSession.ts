@@ -19,6 +19,7 @@ import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
 import { NetworkError, type NetworkErrorKind } from "../schema/Errors.js"
 import { DnsResolver } from "./DnsResolver.js"
 import { acceptEncodingFor, type CompressionMode, decodeBody } from "./internal/compression.js"
+import { proxyResolver } from "./internal/proxy.js"
 import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispatcher.js"
 
 /**
@@ -370,7 +371,8 @@ export const make = (options: HttpSessionOptions = {}) =>
           maxH2ConnectionsPerOrigin: options.maxH2ConnectionsPerOrigin ?? 2,
           connectTimeoutMs: Math.min(config.timeout * 1000, 10_000),
           lookup: resolver.lookup,
-          ca: options.ca
+          ca: options.ca,
+          proxyFor: proxyResolver({ proxy: config.proxy, trustEnv: config.trustEnv })
         })
       ),
       (dispatcher) => Effect.promise(() => dispatcher.close())

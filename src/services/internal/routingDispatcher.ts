@@ -10,7 +10,7 @@
 import * as DiagnosticsChannel from "node:diagnostics_channel"
 import type { LookupFunction, Socket } from "node:net"
 import type { TLSSocket } from "node:tls"
-import { Agent, buildConnector, Client, Dispatcher } from "undici"
+import { Agent, buildConnector, Client, Dispatcher, ProxyAgent } from "undici"
 
 /** Which protocol an origin speaks, as ALPN told us. */
 export type OriginProtocol = "h1" | "h2"
@@ -34,6 +34,8 @@ export interface RoutingOptions {
   readonly connectTimeoutMs: number
   readonly lookup: LookupFunction | undefined
   readonly ca: string | Buffer | ReadonlyArray<string | Buffer> | undefined
+  /** The proxy of an origin, or `undefined` to connect directly. */
+  readonly proxyFor?: (origin: string) => string | undefined
 }
 
 /** One multiplexed HTTP/2 connection: an undici Client that reconnects itself when its socket dies. */
@@ -74,6 +76,7 @@ export class RoutingDispatcher extends Dispatcher {
   private readonly sockets = new WeakMap<Socket, { origin: string; requests: number }>()
   private readonly h1: Agent
   private readonly allClients = new Set<Client>()
+  private readonly proxies = new Map<string, ProxyAgent>()
   private closed = false
   private readonly onSendHeaders = (message: unknown) => {
     const socket = (message as { socket: Socket }).socket
@@ -139,6 +142,8 @@ export class RoutingDispatcher extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const origin = String(options.origin)
+    const proxy = this.options.proxyFor?.(origin)
+    if (proxy !== undefined) return this.dispatchProxied(proxy, origin, options, handler)
     const route = this.routes.get(origin)
     if (route === undefined) {
       if (!this.options.multiplexed || !origin.startsWith("https:")) {
@@ -156,6 +161,31 @@ export class RoutingDispatcher extends Dispatcher {
         route.waiting.push([options, handler])
         return true
     }
+  }
+
+  /**
+   * Through a proxy: undici's ProxyAgent tunnels with CONNECT and the proxy resolves the host
+   * (no DNS of ours, no DNS-over-HTTPS). Requests are counted; the proxy's connections are its own.
+   */
+  private dispatchProxied(
+    proxy: string,
+    origin: string,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler
+  ): boolean {
+    let agent = this.proxies.get(proxy)
+    if (agent === undefined) {
+      agent = new ProxyAgent({
+        uri: proxy,
+        connections: this.options.socketsPerOrigin,
+        keepAliveTimeout: this.options.keepAliveTimeoutMs,
+        ...(this.options.ca === undefined ? {} : { requestTls: { ca: this.options.ca as Array<string> } })
+      })
+      this.proxies.set(proxy, agent)
+    }
+    const counters = this.countersFor(origin)
+    counters.requests++
+    return agent.dispatch(options, handler)
   }
 
   private dispatchH1(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -314,12 +344,20 @@ export class RoutingDispatcher extends Dispatcher {
     if (this.closed) return
     this.closed = true
     sendHeadersChannel.unsubscribe(this.onSendHeaders)
-    await Promise.all([this.h1.close(), ...[...this.allClients].map((client) => client.close())])
+    await Promise.all([
+      this.h1.close(),
+      ...[...this.allClients].map((client) => client.close()),
+      ...[...this.proxies.values()].map((agent) => agent.close())
+    ])
   }
 
   override async destroy(): Promise<void> {
     this.closed = true
     sendHeadersChannel.unsubscribe(this.onSendHeaders)
-    await Promise.all([this.h1.destroy(), ...[...this.allClients].map((client) => client.destroy())])
+    await Promise.all([
+      this.h1.destroy(),
+      ...[...this.allClients].map((client) => client.destroy()),
+      ...[...this.proxies.values()].map((agent) => agent.destroy())
+    ])
   }
 }

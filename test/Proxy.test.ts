@@ -1,0 +1,121 @@
+/**
+ * Proxies are opt-in: through a real `tinyproxy` started by the test (Debian's package, which
+ * `.ci/run` installs), with `proxy` or with `trust_env` and HTTPS_PROXY / NO_PROXY; without them
+ * the environment's proxy is ignored.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
+import { Fetcher } from "../src/services/Fetcher.js"
+import { testCertificate } from "./support/servers.js"
+import { fixturesRoot, stack } from "./support/stack.js"
+
+const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
+const drivers = JSON.parse(
+  Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race/drivers.json"), "utf8")
+)
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+let proxy: ChildProcess
+let proxyUrl = ""
+let logFile = ""
+let mirror: MirrorServer.MirrorServerService
+const scope = Effect.runSync(Scope.make())
+
+beforeAll(async () => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-tinyproxy-"))
+  const port = await freePort()
+  logFile = Path.join(dir, "tinyproxy.log")
+  // No ConnectPort line: CONNECT to any port (the mirror's is random).
+  Fs.writeFileSync(
+    Path.join(dir, "tinyproxy.conf"),
+    [`Port ${port}`, "Listen 127.0.0.1", "Allow 127.0.0.1", `LogFile "${logFile}"`, "LogLevel Connect", "Timeout 30"]
+      .join("\n")
+  )
+  proxy = spawn("tinyproxy", ["-d", "-c", Path.join(dir, "tinyproxy.conf")], { stdio: "ignore" })
+  proxyUrl = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = Net.connect(port, "127.0.0.1", () => (socket.end(), resolve(true)))
+      socket.on("error", () => resolve(false))
+    })
+    if (up) break
+    if (Date.now() > deadline) throw new Error("tinyproxy did not start")
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  mirror = await Effect.runPromise(
+    Scope.extend(MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() }), scope)
+  )
+})
+afterAll(async () => {
+  proxy.kill("SIGTERM")
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+})
+
+/** CONNECT lines the proxy logged for the mirror's port. */
+const tunnels = () =>
+  (Fs.existsSync(logFile) ? Fs.readFileSync(logFile, "utf8") : "").split("\n")
+    .filter((line) => line.includes("CONNECT") && line.includes(`127.0.0.1:${new URL(mirror.origin).port}`)).length
+
+const fetchDrivers = (overrides: Tif1ConfigOverrides) =>
+  Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ ...race, path: "drivers.json" })).pipe(
+    Effect.provide(stack({ cdns: [MirrorServer.templateFor(mirror.origin)], maxRetries: 0, ...overrides }))
+  )
+
+/** Run with these environment variables set, then restore them. */
+const withEnv = <A, E>(env: Record<string, string>, effect: Effect.Effect<A, E>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      const before = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
+      Object.assign(process.env, env)
+      return before
+    }),
+    () => effect,
+    (before) =>
+      Effect.sync(() => {
+        for (const [name, value] of Object.entries(before)) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
+  )
+
+describe("proxies (a real tinyproxy)", () => {
+  it.live("proxy sends every request through the proxy, tunnelled with CONNECT", () =>
+    Effect.gen(function*() {
+      const before = tunnels()
+      expect(yield* fetchDrivers({ proxy: proxyUrl })).toEqual(drivers)
+      expect(tunnels()).toBeGreaterThan(before)
+    }))
+
+  it.live("HTTPS_PROXY is ignored unless trust_env; with it, used; NO_PROXY bypasses it", () =>
+    Effect.gen(function*() {
+      const env = { HTTPS_PROXY: proxyUrl, NO_PROXY: "" }
+      const start = tunnels()
+      expect(yield* withEnv(env, fetchDrivers({}))).toEqual(drivers)
+      expect(tunnels()).toBe(start)
+      expect(yield* withEnv(env, fetchDrivers({ trustEnv: true }))).toEqual(drivers)
+      const through = tunnels()
+      expect(through).toBeGreaterThan(start)
+      expect(yield* withEnv({ ...env, NO_PROXY: "localhost,127.0.0.1" }, fetchDrivers({ trustEnv: true }))).toEqual(
+        drivers
+      )
+      expect(tunnels()).toBe(through)
+    }))
+})

@@ -123,6 +123,35 @@ describe("HttpSession", () => {
       expect(error.url).toBe(`${server.origin}/stall.json`)
     }))
 
+  it.scopedLive("a response that stops making progress is abandoned at stall_timeout and sent again on another connection", () =>
+    Effect.gen(function*() {
+      let answered = 0
+      const server = yield* startServer("h1", (_request, response) => {
+        answered++
+        response.writeHead(200, { "content-type": "application/json", "content-length": String(payload.length) })
+        if (answered === 1) return response.write(payload.subarray(0, 100)) // then nothing more, ever
+        response.end(payload)
+      })
+      const response = yield* withSession(
+        { stallTimeout: 0.3, timeout: 60 },
+        (session) => session.get(`${server.origin}/stall-once.json`)
+      )
+      expect(Buffer.from(response.body).equals(payload)).toBe(true)
+      expect(server.requests()).toBe(2)
+      expect(server.connectionsOpened()).toBe(2)
+      // Every attempt stalling: a NetworkError of kind stalled, once the resends are spent.
+      const stuck = yield* startServer("h1", (_request, response) => {
+        response.writeHead(200, { "content-length": "1000" })
+        response.write("{")
+      })
+      const error = yield* withSession(
+        { stallTimeout: 0.2, timeout: 60 },
+        (session) => Effect.flip(session.get(`${stuck.origin}/stall.json`))
+      )
+      expect(error.kind).toBe("stalled")
+      expect(stuck.requests()).toBe(4) // the first request and 3 resends
+    }))
+
   it.scopedLive("a body that keeps trickling still ends at the deadline (no idle gap for undici to catch)", () =>
     Effect.gen(function*() {
       const server = yield* startServer("h1", (_request, response) => {

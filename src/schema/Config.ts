@@ -34,6 +34,11 @@ export const version = "0.1.0"
 export interface Tif1ConfigValues {
   /** Seconds for one request, headers and body together. */
   readonly timeout: number
+  /**
+   * Seconds a response may go without a body byte before it is abandoned and sent again (on a
+   * new connection for HTTP/1.1), within `timeout`: a stalled transfer costs this, not `timeout`.
+   */
+  readonly stallTimeout: number
   /** Retry rounds after the first; 0 = zero-retry mode (each CDN once, no delay). */
   readonly maxRetries: number
   /** Delay before round n is `retryBackoffFactor ** n` seconds (plus jitter, capped). */
@@ -365,6 +370,7 @@ export const defaultCacheDir = (): string => {
 
 const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValues[K]> } = {
   timeout: number(30, { min: 0, exclusiveMin: true }),
+  stallTimeout: number(10, { min: 0, exclusiveMin: true }),
   maxRetries: number(3, { min: 0, max: 100, integer: true }),
   retryBackoffFactor: number(2.0, { min: 0 }),
   retryJitter: boolean(true),

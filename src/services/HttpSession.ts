@@ -120,9 +120,10 @@ const classify = (error: unknown): { readonly kind: NetworkErrorKind; readonly r
   const code = typeof rawCode === "string" ? rawCode : rawCode === undefined ? undefined : String(rawCode)
   if (message.includes("GOAWAY")) return { kind: "goaway", reason: message }
   switch (code) {
+    case "UND_ERR_BODY_TIMEOUT":
+      return { kind: "stalled", reason: `the body stopped arriving (${message})` }
     case "UND_ERR_CONNECT_TIMEOUT":
     case "UND_ERR_HEADERS_TIMEOUT":
-    case "UND_ERR_BODY_TIMEOUT":
     case "ETIMEDOUT":
       return { kind: "timeout", reason: message }
     case "UND_ERR_SOCKET":
@@ -235,8 +236,11 @@ export const makeWithDispatcher = (
     readonly defaultTimeout: Duration.Duration
     readonly compression?: CompressionMode
     readonly maxResponseBytes?: number
+    /** Milliseconds without a body byte after which a response is abandoned and sent again. */
+    readonly stallTimeoutMs?: number
   }
 ): HttpSessionService => {
+  const stallTimeoutMs = settings.stallTimeoutMs ?? 10_000
   const compression = settings.compression ?? "off"
   const maxResponseBytes = settings.maxResponseBytes ?? 64 * 1024 * 1024
   /** Request headers by `accept-encoding` (one object each, reused by every request). */
@@ -302,7 +306,10 @@ export const makeWithDispatcher = (
             method: "GET",
             headers: options?.headers === undefined ? headers : { ...options.headers, ...headers },
             headersTimeout: timeoutMs,
-            bodyTimeout: timeoutMs
+            // The idle limit: a body that stops making progress for stall_timeout is abandoned
+            // (and sent again below) well before the whole-response deadline. When the deadline
+            // comes first, its own timer answers (the idle limit is pushed past it).
+            bodyTimeout: stallTimeoutMs < remainingMs ? stallTimeoutMs : remainingMs + 1000
           }, collector)
         } catch (error) {
           collector.onResponseError(undefined, error as Error)
@@ -316,7 +323,11 @@ export const makeWithDispatcher = (
       // happens when a stream is sent just as another frees its slot on the server). undici fails
       // the request at the head of a connection that receives GOAWAY even when the server names it
       // as processed; a GET is idempotent, so it is sent again on a fresh connection.
-      const resendable = (error: NetworkError) => error.kind === "refused-stream" || error.kind === "goaway"
+      // A stalled response is sent again too, on a fresh socket for HTTP/1.1 (undici destroys the
+      // stalled one), within what is left of the deadline.
+      const resendable = (error: NetworkError) =>
+        error.kind === "refused-stream" || error.kind === "goaway" ||
+        (error.kind === "stalled" && Date.now() < deadline)
       // A plain catch rather than `Effect.retry`: no schedule to drive on the common path.
       const withResends = (left: number): Effect.Effect<HttpResponse, NetworkError> =>
         left === 0 ? attempt : Effect.catchIf(attempt, resendable, () => withResends(left - 1))
@@ -381,7 +392,8 @@ export const make = (options: HttpSessionOptions = {}) =>
       userAgent: config.userAgent,
       defaultTimeout: Duration.seconds(config.timeout),
       compression: config.compression,
-      maxResponseBytes: config.maxResponseBytes
+      maxResponseBytes: config.maxResponseBytes,
+      stallTimeoutMs: config.stallTimeout * 1000
     })
     if (config.connectionStatsLogInterval > 0) {
       yield* session.stats.pipe(

@@ -239,8 +239,12 @@ export class RoutingDispatcher extends Dispatcher {
       // One request until ALPN says h2; then as many as the connection's stream limit.
       pipelining: 1,
       maxConcurrentStreams: this.options.maxStreamsPerConnection,
-      // Larger flow-control windows than the defaults, so one connection is not capped by
-      // WINDOW_UPDATE round trips on real links.
+      // Flow-control windows sized for real round trips. A connection moves at most one window
+      // per round trip: undici's defaults (256 KB a stream, 512 KB the connection) cap it at
+      // 10 MB/s at 50 ms. The bandwidth-delay product of 1 Gbit/s at 80 ms is 10 MB, so 16 MB
+      // for the connection covers that with room; 4 MB a stream lets one large file use a fast
+      // link alone while 128 telemetry streams (about 200 KB each) all fit in the connection's.
+      // Memory is not reserved up front: the windows only bound what may be in flight.
       initialWindowSize: 4 * 1024 * 1024,
       connectionWindowSize: 16 * 1024 * 1024,
       keepAliveTimeout: this.options.keepAliveTimeoutMs,

@@ -51,4 +51,14 @@ describe("examples (run as users run them)", () => {
       expect(result.stdout).toContain("weather.json: not published for this session")
       expect(result.stdout).toMatch(/\d+ requests over \d+ connection\(s\)/)
     }))
+
+  it.scopedLive("tracing.ts prints the load's spans through OpenTelemetry, then the counters", () =>
+    Effect.gen(function*() {
+      const result = yield* runExample("tracing.ts")
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).toContain("name: 'SessionLoader.load'")
+      expect(result.stdout).toContain("name: 'HttpSession.get'")
+      expect(result.stdout).toMatch(/^loaded 21 files$/m)
+      expect(Number(/^tif1_requests_total (\d+)$/m.exec(result.stdout)?.[1])).toBe(24)
+    }))
 })

@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -26,6 +27,7 @@ import * as Zlib from "node:zlib"
 import { Tif1Config } from "../schema/Config.js"
 import { isTelemetryPath } from "../schema/DataRequest.js"
 import { deepFreeze, parseJsonBytes } from "./internal/json.js"
+import * as Telemetry from "./internal/telemetry.js"
 
 /**
  * A JSON object as delivered: frozen (numeric columns excepted, see `deepFreeze`), so no caller can change what the next one gets.
@@ -282,7 +284,39 @@ export const make = (options: {
     const counters = { memoryHits: 0, memoryMisses: 0, sqliteHits: 0, sqliteMisses: 0, negativeHits: 0 }
     const ttlMs = options.missingTtlDays * 24 * 60 * 60 * 1000
 
-    const get = (key: string): Effect.Effect<CacheLookup> => {
+    /** A lookup's result for the metrics and the span. */
+    const lookupCounters = new Map<string, Metric.Metric.Counter<number>>()
+    const counted = (tier: string, result: "hit" | "miss") => {
+      const name = `${tier}\u0000${result}`
+      let counter = lookupCounters.get(name)
+      if (counter === undefined) {
+        lookupCounters.set(
+          name,
+          counter = Telemetry.cacheLookups.pipe(Metric.tagged("tier", tier), Metric.tagged("result", result))
+        )
+      }
+      return counter
+    }
+    const get = (key: string): Effect.Effect<CacheLookup> =>
+      Telemetry.traced(
+        "Cache.get",
+        () => ({ "tif1.file": key }),
+        Effect.tap(lookup(key), (found) =>
+          Effect.zipRight(
+            Metric.increment(
+              counted(
+                found._tag === "Hit" ? found.tier : found._tag === "Missing" ? "negative" : "none",
+                found._tag === "Miss" ? "miss" : "hit"
+              )
+            ),
+            Telemetry.annotate(() => ({
+              "tif1.cache.result": found._tag === "Hit" ? "hit" : found._tag === "Missing" ? "not-found" : "miss",
+              ...(found._tag === "Hit" ? { "tif1.cache.tier": found.tier } : {})
+            }))
+          ))
+      )
+
+    const lookup = (key: string): Effect.Effect<CacheLookup> => {
       const lru = lruFor(key)
       const entry = lru.get(key)
       if (entry !== undefined) {
@@ -313,12 +347,16 @@ export const make = (options: {
     const service: CacheService = {
       get,
       set: (key, value, validators = {}) =>
-        Effect.gen(function*() {
-          const storedAt = yield* Clock.currentTimeMillis
-          lruFor(key).set(key, { value: deepFreeze(value), storedAt, validators })
-          yield* negative.clearMissing(key)
-          if (options.persistent !== undefined) yield* options.persistent.write(key, value, storedAt, validators)
-        }),
+        Telemetry.traced(
+          "Cache.set",
+          () => ({ "tif1.file": key, "tif1.cache.persistent": options.persistent !== undefined }),
+          Effect.gen(function*() {
+            const storedAt = yield* Clock.currentTimeMillis
+            lruFor(key).set(key, { value: deepFreeze(value), storedAt, validators })
+            yield* negative.clearMissing(key)
+            if (options.persistent !== undefined) yield* options.persistent.write(key, value, storedAt, validators)
+          })
+        ),
       touch: (key) =>
         Effect.gen(function*() {
           const storedAt = yield* Clock.currentTimeMillis

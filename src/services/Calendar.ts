@@ -252,25 +252,29 @@ export const make = (scheduleDir: string): Effect.Effect<CalendarService> =>
         const memo = `${year}\u0000${gp}\u0000${session}`
         const known = resolved.get(memo)
         if (known !== undefined) return Effect.succeed(known)
-        return Effect.flatMap(season(year), (events) => {
-          if (events === undefined) {
-            const passed = { year, gp, session: resolveSessionName(session), event: undefined, startsAt: undefined }
-            resolved.set(memo, passed)
-            return Effect.succeed(passed)
-          }
-          return Effect.flatMap(findEvent(year, events, gp), (event) =>
-            Effect.map(findSession(year, event, session), (found) => {
-              const result: ResolvedSession = {
-                year,
-                gp: event.name,
-                session: found.name,
-                event,
-                startsAt: Date.parse(found.start)
-              }
-              resolved.set(memo, result)
-              return result
-            }))
-        })
+        return Effect.withSpan(
+          Effect.flatMap(season(year), (events) => {
+            if (events === undefined) {
+              const passed = { year, gp, session: resolveSessionName(session), event: undefined, startsAt: undefined }
+              resolved.set(memo, passed)
+              return Effect.succeed(passed)
+            }
+            return Effect.flatMap(findEvent(year, events, gp), (event) =>
+              Effect.map(findSession(year, event, session), (found) => {
+                const result: ResolvedSession = {
+                  year,
+                  gp: event.name,
+                  session: found.name,
+                  event,
+                  startsAt: Date.parse(found.start)
+                }
+                resolved.set(memo, result)
+                return result
+              }))
+          }),
+          "Calendar.resolve",
+          { attributes: { "tif1.year": year, "tif1.gp": gp, "tif1.session": session } }
+        )
       })
 
     return {

@@ -10,8 +10,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { Tif1Config } from "../schema/Config.js"
 import { type DataRequest, parseSourceShape, type SourceShape, urlFor } from "../schema/DataRequest.js"
+import { cdnSkipped } from "./internal/telemetry.js"
 
 /**
  * A source as users see it.
@@ -209,7 +211,13 @@ export const make = (options: {
           }))
           return before.skippedUntil === undefined
             ? recovered
-            : Effect.zipLeft(recovered, Effect.logInfo(`cdn ${name} recovered: it delivered again`))
+            : Effect.zipLeft(
+              recovered,
+              Effect.zipRight(
+                Metric.set(Metric.tagged(cdnSkipped, "cdn", name), 0),
+                Effect.logInfo(`cdn ${name} recovered: it delivered again`)
+              )
+            )
         }),
       recordFailure: (name, asked) =>
         Effect.flatMap(
@@ -227,10 +235,13 @@ export const make = (options: {
           }),
           ({ after, before }) => {
             if (after?.skippedUntil === undefined || after.skippedUntil === before?.skippedUntil) return Effect.void
-            return Effect.logWarning(
-              before?.skippedUntil === undefined
-                ? `cdn ${name} skipped for ${after.cooldownSeconds} s after ${after.failures} consecutive failures`
-                : `cdn ${name} probe failed: skipped for ${after.cooldownSeconds} s more`
+            return Effect.zipRight(
+              Metric.set(Metric.tagged(cdnSkipped, "cdn", name), 1),
+              Effect.logWarning(
+                before?.skippedUntil === undefined
+                  ? `cdn ${name} skipped for ${after.cooldownSeconds} s after ${after.failures} consecutive failures`
+                  : `cdn ${name} probe failed: skipped for ${after.cooldownSeconds} s more`
+              )
             )
           }
         ),

@@ -14,8 +14,10 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { Tif1Config } from "../schema/Config.js"
 import { NetworkError } from "../schema/Errors.js"
+import { circuitOpen } from "./internal/telemetry.js"
 
 /**
  * The three states.
@@ -178,9 +180,10 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
     /** Log a state change, with what the round that caused it saw. */
     const report = <A, E>(change: StateChange | undefined, exit: Exit.Exit<A, E>) => {
       if (change === undefined) return Effect.void
-      if (change.level === "info") return Effect.logInfo(change.message)
+      const gauge = Metric.set(circuitOpen, current._tag === "closed" ? 0 : 1)
+      if (change.level === "info") return Effect.zipRight(gauge, Effect.logInfo(change.message))
       const cause = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? ` (last: ${String(exit.cause.error)})` : ""
-      return Effect.logWarning(`${change.message}${cause}`)
+      return Effect.zipRight(gauge, Effect.logWarning(`${change.message}${cause}`))
     }
 
     const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (exit: Exit.Exit<A, E>) => RoundOutcome) =>

@@ -205,7 +205,9 @@ export const make = (chain: ReadonlyArray<ResolverStep>): Effect.Effect<DnsResol
         const now = yield* Clock.currentTimeMillis
         const cached = cache.get(hostname)
         if (cached !== undefined && cached.expiresAt > now) return cached.addresses
-        const answer = yield* resolveUncached(hostname)
+        const answer = yield* resolveUncached(hostname).pipe(
+          Effect.withSpan("DnsResolver.resolve", { attributes: { "server.address": hostname } })
+        )
         cache.set(hostname, { addresses: answer.addresses, expiresAt: now + answer.ttlSeconds * 1000 })
         return answer.addresses
       })

@@ -12,7 +12,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type { Dispatcher } from "undici"
 import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
@@ -21,6 +23,7 @@ import { DnsResolver } from "./DnsResolver.js"
 import { acceptEncodingFor, type CompressionMode, decodeBody } from "./internal/compression.js"
 import { proxyResolver } from "./internal/proxy.js"
 import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispatcher.js"
+import { requestDuration } from "./internal/telemetry.js"
 
 /**
  * A response with its whole body.
@@ -253,7 +256,7 @@ export const makeWithDispatcher = (
     }
     return headers
   }
-  const get = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> => {
+  const send = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> => {
     const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
     const timeoutMs = Math.max(1, Math.round(Duration.toMillis(timeout)))
     const timedOut = () =>
@@ -357,6 +360,43 @@ export const makeWithDispatcher = (
       counters.connectionsReused = 0
     }
   })
+
+  /** `send` in an OpenTelemetry-style HTTP client span (when tracing is enabled), timed into the histogram. */
+  const get = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> =>
+    Effect.withFiberRuntime((fiber) => {
+      const started = performance.now()
+      const timed = Effect.tap(
+        send(url, options),
+        () => Metric.update(requestDuration, (performance.now() - started) / 1000)
+      )
+      if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return timed
+      const parsed = URL.canParse(url) ? new URL(url) : undefined
+      const protocol = parsed === undefined ? "unknown" : dispatcher.counters.get(parsed.origin)?.protocol ?? "unknown"
+      return Effect.withSpan(
+        Effect.tapBoth(timed, {
+          onSuccess: (response) =>
+            Effect.annotateCurrentSpan({
+              "http.response.status_code": response.status,
+              "http.response.body.size": response.wireBytes,
+              "tif1.response.decoded_size": response.body.byteLength,
+              ...(protocol === "unknown" ? {} : { "network.protocol.version": protocol === "h2" ? "2" : "1.1" })
+            }),
+          onFailure: (error) => Effect.annotateCurrentSpan({ "error.type": error.kind })
+        }),
+        "HttpSession.get",
+        {
+          kind: "client",
+          attributes: {
+            "http.request.method": "GET",
+            "url.full": url,
+            ...(parsed === undefined ? {} : {
+              "server.address": parsed.hostname,
+              "server.port": Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80))
+            })
+          }
+        }
+      )
+    })
 
   return { get, stats, resetStats, dispatcher }
 }

@@ -197,7 +197,7 @@ export const make = Effect.gen(function*() {
       // Drivers first-class: a session without them is not a session.
       counts.files += 1
       report()
-      const driversJson = yield* fetcher.json(base, fetchOptions)
+      const driversJson = yield* fetcher.json(base, fetchOptions).pipe(Effect.withSpan("SessionLoader.drivers"))
       counts.delivered += 1
       const drivers = decodeDrivers(driversJson)
       if ("error" in drivers) return yield* new InvalidDataError({ path: base.path, reason: drivers.error })
@@ -228,7 +228,7 @@ export const make = Effect.gen(function*() {
         : Effect.succeed(Option.none<JsonObject>())
       const [extraFiles, sessionLaps] = yield* Effect.all([batch(extras, extras.length || 1), sessionLapsFile], {
         concurrency: 2
-      })
+      }).pipe(Effect.withSpan("SessionLoader.metadata", { attributes: { "tif1.files": extras.length + 1 } }))
       const markInvalid = () => {
         counts.invalid++
       }
@@ -248,7 +248,9 @@ export const make = Effect.gen(function*() {
           for (const [driver, table] of splitByDriver(joined)) laps.set(driver, table)
         } else {
           const codes = drivers.value.drivers.map((driver) => driver.driver)
-          const tables = yield* batch(codes.map((code) => `${code}/laptimes.json`), config.maxConcurrentRequests)
+          const tables = yield* batch(codes.map((code) => `${code}/laptimes.json`), config.maxConcurrentRequests).pipe(
+            Effect.withSpan("SessionLoader.laps", { attributes: { "tif1.files": codes.length } })
+          )
           for (let index = 0; index < codes.length; index++) {
             const table = yield* decodeOrDrop(
               `${codes[index]}/laptimes.json`,
@@ -271,7 +273,7 @@ export const make = Effect.gen(function*() {
         const files = yield* batch(
           wanted.map(([driver, lap]) => `${driver}/${lap}_tel.json`),
           config.telemetryPrefetchMaxConcurrentRequests
-        )
+        ).pipe(Effect.withSpan("SessionLoader.telemetry", { attributes: { "tif1.files": wanted.length } }))
         for (let index = 0; index < wanted.length; index++) {
           const [driver, lap] = wanted[index]!
           const decoded = yield* decodeOrDrop(`${driver}/${lap}_tel.json`, files[index]!, decodeTelemetry, markInvalid)
@@ -313,7 +315,14 @@ export const make = Effect.gen(function*() {
         telemetry,
         summary
       } satisfies LoadedSession
-    }).pipe(Effect.withSpan("SessionLoader.load"))
+    }).pipe(Effect.withSpan("SessionLoader.load", {
+      attributes: {
+        "tif1.year": ref.year,
+        "tif1.gp": ref.gp,
+        "tif1.session": ref.session,
+        "tif1.telemetry": options.telemetry === true
+      }
+    }))
 
   return { load } satisfies SessionLoaderService
 })

@@ -1,0 +1,83 @@
+/**
+ * Spans and metrics of the stack, as `effect/Tracer` and `effect/Metric` see them, so that a
+ * user who plugs in `@effect/opentelemetry` (or any Effect tracer or metric reader) gets them
+ * with no code of ours. Hot-path spans are opened only while the fiber's tracer is enabled
+ * (`FiberRef.currentTracerEnabled`), as `@effect/platform`'s HttpClient does: with tracing
+ * disabled (`Effect.withTracerEnabled(false)`) they cost one fiber-ref read.
+ */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as Tracer from "effect/Tracer"
+
+/** Run `self` in a span named `name` when tracing is enabled; `attributes` is called only then. */
+export const traced = <A, E, R>(
+  name: string,
+  attributes: () => Record<string, unknown>,
+  self: Effect.Effect<A, E, R>,
+  kind: Tracer.SpanKind = "internal"
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled)
+      ? Effect.withSpan(self, name, { attributes: attributes(), kind })
+      : self
+  )
+
+/** Annotate the current span, when tracing is enabled (never a parent's by accident). */
+export const annotate = (attributes: () => Record<string, unknown>): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) =>
+    fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Effect.annotateCurrentSpan(attributes()) : Effect.void
+  )
+
+/** HTTP requests sent to CDNs, by `cdn` and `outcome` (a status class such as `2xx`, or a `NetworkError` kind). */
+export const requests = Metric.counter("tif1_requests_total", {
+  description: "HTTP requests sent to CDNs",
+  incremental: true
+})
+
+/** Retry rounds run (rounds after the first of a fetch). */
+export const retries = Metric.counter("tif1_retries_total", { description: "retry rounds", incremental: true })
+
+/** Rounds run (every round: the first and the retries). */
+export const rounds = Metric.counter("tif1_rounds_total", { description: "rounds over the CDNs", incremental: true })
+
+/** Cache lookups, by `tier` (memory, sqlite, negative, none) and `result` (hit, miss). */
+export const cacheLookups = Metric.counter("tif1_cache_lookups_total", {
+  description: "cache lookups by tier and result",
+  incremental: true
+})
+
+/** Body bytes on the wire. */
+export const wireBytes = Metric.counter("tif1_wire_bytes_total", {
+  description: "body bytes received on the wire",
+  incremental: true
+})
+
+/** Body bytes after decoding. */
+export const decodedBytes = Metric.counter("tif1_decoded_bytes_total", {
+  description: "body bytes received, decoded",
+  incremental: true
+})
+
+/** Seconds from sending a request to its complete, decoded body. */
+export const requestDuration = Metric.histogram(
+  "tif1_request_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 14 }),
+  "request duration, seconds"
+)
+
+/** Decoded size of delivered files, bytes. */
+export const fileSize = Metric.histogram(
+  "tif1_file_size_bytes",
+  MetricBoundaries.exponential({ start: 256, factor: 2, count: 16 }),
+  "decoded size of delivered files"
+)
+
+/** 1 while the circuit breaker is open or half-open, else 0. */
+export const circuitOpen = Metric.gauge("tif1_circuit_open", {
+  description: "1 while the circuit breaker is not closed"
+})
+
+/** 1 while a CDN is skipped (cooling down), by `cdn`. */
+export const cdnSkipped = Metric.gauge("tif1_cdn_skipped", { description: "1 while a CDN is skipped" })

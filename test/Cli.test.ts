@@ -246,6 +246,36 @@ describe("tif1 CLI (child process)", () => {
       expect((yield* run(["events", "2031"])).stdout).toContain("no schedule for 2031")
     }))
 
+  it.scopedLive("load --verbose shows retries, fallbacks, skips and the breaker, and ends with the slowest CDN attempts", () =>
+    Effect.gen(function*() {
+      const failing = yield* MirrorServer.make({
+        root: fixturesRoot,
+        protocol: "h1",
+        faults: { rules: [{ match: "*", status: 503 }] }
+      })
+      const { mirror } = yield* fixtureMirror
+      const result = yield* run(["load", "2025", "Australian Grand Prix", "Race", "--verbose"], {
+        TIF1_CDNS: [MirrorServer.templateFor(failing.origin), MirrorServer.templateFor(mirror.origin)].join(","),
+        TIF1_MAX_RETRIES: "0"
+      })
+      expect(result.code, result.stderr).toBe(0)
+      const name = new URL(failing.origin).host
+      expect(result.stderr).toContain(`warn: cdn ${name} skipped for 30 s after 3 consecutive failures`)
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `debug: fetch 2025/Australian Grand Prix/Race/drivers\\.json: ${
+            name.replaceAll(".", "\\.")
+          }: http-status \\(HTTP 503\\); trying 127\\.0\\.0\\.1:\\d+`
+        )
+      )
+      const slowest = result.stderr.slice(result.stderr.indexOf("slowest CDN attempts:\n"))
+      const lines = slowest.trim().split("\n").slice(1)
+      expect(lines).toHaveLength(5)
+      for (const line of lines) {
+        expect(line).toMatch(/^ {2}\d+\.\d{3} s {2}127\.0\.0\.1:\d+ {2}http:\/\/127\.0\.0\.1:\d+\/2025\//)
+      }
+    }))
+
   it.live("config shows each value with its source and variable", () =>
     Effect.gen(function*() {
       const home = sandbox()

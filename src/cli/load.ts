@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
 import type { FetchError } from "../schema/Errors.js"
 import { Fetcher } from "../services/Fetcher.js"
 import { type ConnectionStats, HttpSession } from "../services/HttpSession.js"
@@ -18,6 +19,54 @@ import {
   type SessionRef
 } from "../services/SessionLoader.js"
 import { makeProgress, type Output, type PartialLoad, partialTable, summaryTable } from "./render.js"
+
+/**
+ * One CDN attempt as `--verbose` reports it.
+ *
+ * @since 0.2.0
+ */
+export interface AttemptTiming {
+  readonly cdn: string
+  readonly url: string
+  readonly seconds: number
+  readonly failed: boolean
+}
+
+/**
+ * A tracer that hands every finished `Fetcher.attempt` span to `record` and otherwise does what
+ * `base` does: `tif1 load --verbose` ranks the slowest attempts from the spans the stack makes anyway.
+ *
+ * @since 0.2.0
+ */
+export const attemptRecorder = (base: Tracer.Tracer, record: (attempt: AttemptTiming) => void): Tracer.Tracer =>
+  Tracer.make({
+    span: (name, parent, context, links, startTime, kind, options) => {
+      const span = base.span(name, parent, context, links, startTime, kind, options)
+      if (name !== "Fetcher.attempt") return span
+      const end = span.end.bind(span)
+      span.end = (endTime, exit) => {
+        end(endTime, exit)
+        record({
+          cdn: String(span.attributes.get("tif1.cdn")),
+          url: String(span.attributes.get("url.full")),
+          seconds: Number(endTime - startTime) / 1e9,
+          failed: exit._tag === "Failure"
+        })
+      }
+      return span
+    },
+    context: (f, fiber) => base.context(f, fiber)
+  })
+
+/**
+ * The slowest attempts, slowest first, as lines for stderr.
+ *
+ * @since 0.2.0
+ */
+export const slowestAttempts = (attempts: ReadonlyArray<AttemptTiming>, count: number): string =>
+  [...attempts].sort((a, b) => b.seconds - a.seconds).slice(0, count).map((attempt) =>
+    `  ${attempt.seconds.toFixed(3)} s  ${attempt.cdn}  ${attempt.url}${attempt.failed ? "  (failed)" : ""}\n`
+  ).join("")
 
 /** How often the progress line is redrawn. */
 const redrawEvery = "100 millis"

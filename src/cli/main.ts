@@ -32,7 +32,7 @@ import { CdnManager } from "../services/CdnManager.js"
 import { Fetcher } from "../services/Fetcher.js"
 import { logLevelOf, stderrLogger } from "../services/internal/stderrLogger.js"
 import { runDemo } from "./demo.js"
-import { loadWithProgress } from "./load.js"
+import { attemptRecorder, type AttemptTiming, loadWithProgress, slowestAttempts } from "./load.js"
 import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
 
 const stdout = (text: string) => {
@@ -132,12 +132,23 @@ const load = Command.make(
     refresh,
     verbose
   },
-  (args) =>
-    loadWithProgress(
+  (args) => {
+    const load = loadWithProgress(
       sessionOf(args),
       { telemetry: args.telemetry, ...refreshOption(args.refresh) },
       { label: args.session, progress: stderr, report: stdout, json: args.json }
     ).pipe(Effect.provide(Tif1.layer))
+    if (!args.verbose) return load
+    // --verbose ends with the slowest CDN attempts, ranked from the stack's own spans.
+    const attempts: Array<AttemptTiming> = []
+    return Effect.flatMap(Effect.tracer, (base) =>
+      load.pipe(
+        Effect.withTracer(attemptRecorder(base, (attempt) => attempts.push(attempt))),
+        Effect.ensuring(Effect.sync(() => {
+          if (attempts.length > 0) process.stderr.write(`slowest CDN attempts:\n${slowestAttempts(attempts, 5)}`)
+        }))
+      ))
+  }
 ).pipe(Command.withDescription(
   "Load a session (drivers, laps, weather, race control; telemetry with --telemetry) with a progress bar, " +
     "then print a summary table."

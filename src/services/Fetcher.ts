@@ -509,7 +509,18 @@ export const make = Effect.gen(function*() {
               failures.push(attempt)
               unanswered.set(attempt.source, attempt)
           }
-          return askFrom(candidates, index + 1)
+          const next = candidates.slice(index + 1).find((source) => !settled.has(source.name))
+          if (attempt._tag === "NotFound" || next === undefined) return askFrom(candidates, index + 1)
+          // A fallback: worth a line for whoever runs with --verbose (the common 404 is not).
+          return Effect.zipRight(
+            Effect.logDebug(
+              `fetch ${cacheKey(request)}: ${attempt.source}: ${
+                attempt._tag === "Invalid" ? `invalid data (${attempt.reason})` : attempt.kind +
+                  (attempt.status === undefined ? "" : ` (HTTP ${attempt.status})`)
+              }; trying ${next.name}`
+            ),
+            askFrom(candidates, index + 1)
+          )
         })
       }
 

@@ -17,6 +17,7 @@
  *   npm run bench -- --smoke    tiny sizes, one repetition (what the test runs)
  */
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type ChildProcess, fork, spawnSync } from "node:child_process"
@@ -294,14 +295,17 @@ const onAgent = async (agent: Dispatcher, run: (agent: Dispatcher) => Promise<nu
 const manyWith = (
   runtime: Stack,
   paths: ReadonlyArray<string>,
-  concurrency: number
+  concurrency: number,
+  tracing: "default" | "off" = "default"
 ) =>
   runtime.runPromise(
     Effect.flatMap(
       Fetcher,
       (fetcher) => fetcher.many(paths.map((path) => ({ ...benchSession, path })), { concurrency })
     ).pipe(
-      Effect.map((results) => results.filter(Option.isSome).length)
+      Effect.map((results) => results.filter(Option.isSome).length),
+      // "off": the fiber's tracer disabled, so the per-file spans are never opened.
+      tracing === "off" ? Effect.withTracerEnabled(false) : identity
     )
   )
 
@@ -351,7 +355,12 @@ const contenders = (
             .filter((value) => value !== undefined).length
       )
   })
-  const tif1Cold = (name: string, server: ServerKey, baseline: string): Contender => ({
+  const tif1Cold = (
+    name: string,
+    server: ServerKey,
+    baseline: string,
+    tracing: "default" | "off" = "default"
+  ): Contender => ({
     name,
     workload: "telemetry",
     server,
@@ -360,7 +369,7 @@ const contenders = (
     prepare: async () => {
       return onStack(
         runtimeFor(ready.origins[server], ready.cert, { enableCache: false }),
-        (runtime) => manyWith(runtime, paths, concurrency)
+        (runtime) => manyWith(runtime, paths, concurrency, tracing)
       )
     }
   })
@@ -369,7 +378,10 @@ const contenders = (
     rawTelemetry("undici h1", h1, () => rawH1()),
     rawTelemetry("undici h2", h2, rawH2),
     tif1Cold("tif1 h1 cache off", h1, "undici h1"),
-    tif1Cold("tif1 h2 cache off", h2, "undici h2")
+    tif1Cold("tif1 h2 cache off", h2, "undici h2"),
+    // Effect's native tracer is on by default: the same run with the tracer disabled shows what
+    // the per-file spans cost.
+    tif1Cold("tif1 h2 tracer off", h2, "undici h2", "off")
   ]
 
   if (latency === 0) {

@@ -284,19 +284,8 @@ export const make = (options: {
     const counters = { memoryHits: 0, memoryMisses: 0, sqliteHits: 0, sqliteMisses: 0, negativeHits: 0 }
     const ttlMs = options.missingTtlDays * 24 * 60 * 60 * 1000
 
-    /** A lookup's result for the metrics and the span. */
-    const lookupCounters = new Map<string, Metric.Metric.Counter<number>>()
-    const counted = (tier: string, result: "hit" | "miss") => {
-      const name = `${tier}\u0000${result}`
-      let counter = lookupCounters.get(name)
-      if (counter === undefined) {
-        lookupCounters.set(
-          name,
-          counter = Telemetry.cacheLookups.pipe(Metric.tagged("tier", tier), Metric.tagged("result", result))
-        )
-      }
-      return counter
-    }
+    /** Lookups by tier and result. */
+    const counted = Telemetry.taggedBy(Telemetry.cacheLookups, "tier", "result")
     const get = (key: string): Effect.Effect<CacheLookup> =>
       Telemetry.traced(
         "Cache.get",

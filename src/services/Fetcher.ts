@@ -308,19 +308,7 @@ export const make = Effect.gen(function*() {
       : retrySchedule({ ...defaultPolicy, maxRetries })
   const defaultTimeout = Duration.seconds(config.timeout)
 
-  // Metrics: one tagged counter per CDN and outcome, made once (tagging allocates a metric).
-  const requestCounters = new Map<string, Metric.Metric.Counter<number>>()
-  const requestCounter = (cdn: string, outcome: string) => {
-    const key = `${cdn}\u0000${outcome}`
-    let counter = requestCounters.get(key)
-    if (counter === undefined) {
-      requestCounters.set(
-        key,
-        counter = Telemetry.requests.pipe(Metric.tagged("cdn", cdn), Metric.tagged("outcome", outcome))
-      )
-    }
-    return counter
-  }
+  const requestCounter = Telemetry.taggedBy(Telemetry.requests, "cdn", "outcome")
   const recordResponse = (cdn: string, response: HttpResponse) =>
     Effect.all([
       Metric.increment(requestCounter(cdn, `${Math.floor(response.status / 100)}xx`)),

@@ -30,6 +30,22 @@ export const annotate = (attributes: () => Record<string, unknown>): Effect.Effe
     fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Effect.annotateCurrentSpan(attributes()) : Effect.void
   )
 
+/**
+ * A counter tagged by two names, one metric per pair of values, made once (tagging allocates a
+ * metric, too much for every request).
+ */
+export const taggedBy = (counter: Metric.Metric.Counter<number>, first: string, second: string) => {
+  const made = new Map<string, Metric.Metric.Counter<number>>()
+  return (firstValue: string, secondValue: string): Metric.Metric.Counter<number> => {
+    const key = `${firstValue}\u0000${secondValue}`
+    let tagged = made.get(key)
+    if (tagged === undefined) {
+      made.set(key, tagged = counter.pipe(Metric.tagged(first, firstValue), Metric.tagged(second, secondValue)))
+    }
+    return tagged
+  }
+}
+
 /** HTTP requests sent to CDNs, by `cdn` and `outcome` (a status class such as `2xx`, or a `NetworkError` kind). */
 export const requests = Metric.counter("tif1_requests_total", {
   description: "HTTP requests sent to CDNs",

@@ -3,6 +3,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
 import { runBench, smokeOptions } from "../bench/run.js"
+import { runWan, wanSmokeOptions } from "../bench/wan.js"
 
 describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
   it("measures every contender against its baseline and writes the report", async () => {
@@ -66,5 +67,21 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
       "session cold / warm (0 ms)",
       "session cold / warm (25 ms)"
     ])
+  })
+
+  it("the WAN profile runs every contender through the shaped link and writes the report", async () => {
+    const out = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-wan-test-")), "wan.json")
+    const results = await runWan(wanSmokeOptions(out))
+    expect(results.map((result) => result.contender)).toEqual([
+      "curl --http2 --compressed",
+      "curl --http2",
+      "tif1 h2 fetchMany",
+      "tif1 h1 fetchMany (128 sockets)",
+      "tif1 session cold",
+      "tif1 session warm"
+    ])
+    for (const result of results.slice(0, 4)) expect(result.files, result.contender).toBe(2 * 3)
+    expect(results[0]!.ratio).toBe(1)
+    expect(JSON.parse(Fs.readFileSync(out, "utf8")).results).toEqual(JSON.parse(JSON.stringify(results)))
   })
 })

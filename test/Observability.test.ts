@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import * as Cache from "../src/services/Cache.js"
 import { Fetcher } from "../src/services/Fetcher.js"
+import { HttpSession } from "../src/services/HttpSession.js"
 import { SessionLoader } from "../src/services/SessionLoader.js"
 import { testCertificate } from "./support/servers.js"
 import { fixturesRoot, stack } from "./support/stack.js"
@@ -67,7 +68,9 @@ describe("observability through @effect/opentelemetry", () => {
           notFound: yield* Effect.promise(() => sumOf(reader, "tif1_requests_total", { outcome: "4xx" })),
           decoded: yield* Effect.promise(() => sumOf(reader, "tif1_decoded_bytes_total")),
           wire: yield* Effect.promise(() => sumOf(reader, "tif1_wire_bytes_total")),
-          memoryMisses: yield* Effect.promise(() => sumOf(reader, "tif1_cache_lookups_total", { result: "miss" }))
+          memoryMisses: yield* Effect.promise(() => sumOf(reader, "tif1_cache_lookups_total", { result: "miss" })),
+          open: yield* Effect.promise(() => sumOf(reader, "tif1_open_connections")),
+          connections: (yield* Effect.flatMap(HttpSession, (session) => session.stats)).connectionsCreated
         }
         return {
           stats: yield* Effect.flatMap(Fetcher, (fetcher) => fetcher.stats),
@@ -122,5 +125,8 @@ describe("observability through @effect/opentelemetry", () => {
       expect(metrics.decoded).toBe(stats.bytes)
       expect(metrics.wire).toBe(stats.wireBytes)
       expect(metrics.memoryMisses).toBe(stats.requests) // a cold load: every lookup missed, every miss was fetched
+      // Nothing closed them yet: every connection the session created is open.
+      expect(metrics.open).toBe(metrics.connections)
+      expect(metrics.connections).toBeGreaterThan(0)
     }))
 })

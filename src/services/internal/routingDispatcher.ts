@@ -11,6 +11,7 @@ import * as DiagnosticsChannel from "node:diagnostics_channel"
 import type { LookupFunction, Socket } from "node:net"
 import type { TLSSocket } from "node:tls"
 import { Agent, buildConnector, Client, Dispatcher, ProxyAgent } from "undici"
+import { openConnections } from "./telemetry.js"
 
 /** Which protocol an origin speaks, as ALPN told us. */
 export type OriginProtocol = "h1" | "h2"
@@ -131,6 +132,9 @@ export class RoutingDispatcher extends Dispatcher {
           this.sockets.set(socket as Socket, { origin, requests: 0 })
           const counters = this.countersFor(origin)
           counters.connectionsCreated++
+          // The gauge moves with the socket's life, outside any fiber: its synchronous update.
+          openConnections.unsafeModify(1, [])
+          socket.once("close", () => openConnections.unsafeModify(-1, []))
           if (counters.protocol === "unknown") {
             counters.protocol = (socket as TLSSocket).alpnProtocol === "h2" ? "h2" : "h1"
           }

@@ -97,3 +97,6 @@ export const circuitOpen = Metric.gauge("tif1_circuit_open", {
 
 /** 1 while a CDN is skipped (cooling down), by `cdn`. */
 export const cdnSkipped = Metric.gauge("tif1_cdn_skipped", { description: "1 while a CDN is skipped" })
+
+/** Connections open now (HTTP/1.1 sockets and HTTP/2 connections), counted from socket events. */
+export const openConnections = Metric.gauge("tif1_open_connections", { description: "connections open now" })

@@ -53,7 +53,6 @@ import { type HttpResponse, HttpSession } from "./HttpSession.js"
 import { deepFreeze, parseJsonBytes } from "./internal/json.js"
 import { parseRetryAfter, type RetryHint, retrySchedule } from "./internal/retryPolicy.js"
 import * as Telemetry from "./internal/telemetry.js"
-import { traced } from "./internal/telemetry.js"
 
 /**
  * Per-call options of `json`.
@@ -344,7 +343,7 @@ export const make = Effect.gen(function*() {
     })
     const sourceHeaders = cdns.headersFor(source.name)
     const ask = (url: string, hops: number): Effect.Effect<CdnAttempt> =>
-      traced(
+      Telemetry.traced(
         "Fetcher.attempt",
         () => ({ "tif1.cdn": source.name, "url.full": url, "tif1.redirects": hops }),
         Effect.matchEffect(
@@ -580,7 +579,11 @@ export const make = Effect.gen(function*() {
             classify
           )
         )
-        return traced("Fetcher.round", () => ({ "tif1.round": rounds, "tif1.file": cacheKey(request) }), counted)
+        return Telemetry.traced(
+          "Fetcher.round",
+          () => ({ "tif1.round": rounds, "tif1.file": cacheKey(request) }),
+          counted
+        )
       })
 
       // Rounds after the first follow the schedule; its driver is made only when a round fails.
@@ -724,7 +727,11 @@ export const make = Effect.gen(function*() {
   const json = (input: DataRequestInput, options: FetchOptions = {}): Effect.Effect<JsonObject, FetchError> =>
     Effect.flatMap(resolveRequest(input), ({ request, startsAt }) => {
       const key = cacheKey(request)
-      return traced("Fetcher.json", () => ({ "tif1.file": key }), jsonResolved(request, key, startsAt, options))
+      return Telemetry.traced(
+        "Fetcher.json",
+        () => ({ "tif1.file": key }),
+        jsonResolved(request, key, startsAt, options)
+      )
     })
 
   const jsonResolved = (
@@ -784,7 +791,7 @@ export const make = Effect.gen(function*() {
   const many = (requests: Iterable<DataRequestInput>, options: ManyOptions = {}) =>
     Effect.suspend(() => {
       const list = Array.from(requests)
-      return traced("Fetcher.many", () => ({ "tif1.files": list.length }), manyOf(list, options))
+      return Telemetry.traced("Fetcher.many", () => ({ "tif1.files": list.length }), manyOf(list, options))
     })
 
   const manyOf = (list: ReadonlyArray<DataRequestInput>, options: ManyOptions) =>

@@ -17,7 +17,6 @@ import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -286,30 +285,27 @@ export const make = (options: {
 
     /** Lookups by tier and result. */
     const counted = Telemetry.taggedBy(Telemetry.cacheLookups, "tier", "result")
+    const lookupsMemoryHit = counted("memory", "hit")
     const get = (key: string): Effect.Effect<CacheLookup> =>
-      Telemetry.traced(
-        "Cache.get",
-        () => ({ "tif1.file": key }),
-        Effect.tap(lookup(key), (found) =>
-          Effect.zipRight(
-            Metric.increment(
-              counted(
-                found._tag === "Hit" ? found.tier : found._tag === "Missing" ? "negative" : "none",
-                found._tag === "Miss" ? "miss" : "hit"
-              )
-            ),
-            Telemetry.annotate(() => ({
+      Effect.withFiberRuntime((fiber) => {
+        if (!Telemetry.isTracing(fiber)) return lookup(key)
+        return Effect.withSpan(
+          Effect.tap(lookup(key), (found) =>
+            Effect.annotateCurrentSpan({
               "tif1.cache.result": found._tag === "Hit" ? "hit" : found._tag === "Missing" ? "not-found" : "miss",
               ...(found._tag === "Hit" ? { "tif1.cache.tier": found.tier } : {})
-            }))
-          ))
-      )
+            })),
+          "Cache.get",
+          { attributes: { "tif1.file": key } }
+        )
+      })
 
     const lookup = (key: string): Effect.Effect<CacheLookup> => {
       const lru = lruFor(key)
       const entry = lru.get(key)
       if (entry !== undefined) {
         counters.memoryHits++
+        lookupsMemoryHit.unsafeUpdate(1, [])
         return Effect.succeed({ _tag: "Hit", tier: "memory", ...entry })
       }
       counters.memoryMisses++
@@ -318,6 +314,7 @@ export const make = (options: {
           const stored = yield* options.persistent.read(key)
           if (stored !== undefined) {
             counters.sqliteHits++
+            counted("sqlite", "hit").unsafeUpdate(1, [])
             const promoted: StoredEntry = { ...stored, value: deepFreeze(stored.value) }
             lru.set(key, promoted)
             return { _tag: "Hit", tier: "sqlite", ...promoted } as const
@@ -327,8 +324,10 @@ export const make = (options: {
         const now = yield* Clock.currentTimeMillis
         if (yield* negative.readMissing(key, now)) {
           counters.negativeHits++
+          counted("negative", "hit").unsafeUpdate(1, [])
           return { _tag: "Missing" } as const
         }
+        counted("none", "miss").unsafeUpdate(1, [])
         return { _tag: "Miss" } as const
       })
     }

@@ -12,9 +12,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type { Dispatcher } from "undici"
 import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
@@ -23,7 +21,7 @@ import { DnsResolver } from "./DnsResolver.js"
 import { acceptEncodingFor, type CompressionMode, decodeBody } from "./internal/compression.js"
 import { proxyResolver } from "./internal/proxy.js"
 import { type OriginProtocol, RoutingDispatcher } from "./internal/routingDispatcher.js"
-import { requestDuration } from "./internal/telemetry.js"
+import { isTracing, requestDuration } from "./internal/telemetry.js"
 
 /**
  * A response with its whole body.
@@ -367,9 +365,9 @@ export const makeWithDispatcher = (
       const started = performance.now()
       const timed = Effect.tap(
         send(url, options),
-        () => Metric.update(requestDuration, (performance.now() - started) / 1000)
+        () => Effect.sync(() => requestDuration.unsafeUpdate((performance.now() - started) / 1000, []))
       )
-      if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return timed
+      if (!isTracing(fiber)) return timed
       const parsed = URL.canParse(url) ? new URL(url) : undefined
       const protocol = parsed === undefined ? "unknown" : dispatcher.counters.get(parsed.origin)?.protocol ?? "unknown"
       return Effect.withSpan(

@@ -1,17 +1,30 @@
 /**
  * Spans and metrics of the stack, as `effect/Tracer` and `effect/Metric` see them, so that a
  * user who plugs in `@effect/opentelemetry` (or any Effect tracer or metric reader) gets them
- * with no code of ours. Hot-path spans are opened only while the fiber's tracer is enabled
- * (`FiberRef.currentTracerEnabled`), as `@effect/platform`'s HttpClient does: with tracing
- * disabled (`Effect.withTracerEnabled(false)`) they cost one fiber-ref read.
+ * with no code of ours. Hot-path spans are opened only when a tracer is installed and enabled
+ * (`isTracing`; `@effect/platform`'s HttpClient checks `FiberRef.currentTracerEnabled` the same
+ * way), and hot-path metrics are updated synchronously (`unsafeUpdate`), so that a memory-cache
+ * hit stays a few microseconds.
  */
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Tracer from "effect/Tracer"
 
-/** Run `self` in a span named `name` when tracing is enabled; `attributes` is called only then. */
+/** Effect's built-in tracer: spans nobody exports. */
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * Whether a fiber's spans go anywhere: its tracer is enabled and is not Effect's built-in one
+ * (a user installed a tracer, `@effect/opentelemetry` or another). Per-file spans are opened only
+ * then, so that with no tracer installed they cost two field reads.
+ */
+export const isTracing = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  fiber.currentTracer !== nativeTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
+
+/** Run `self` in a span named `name` when a tracer is installed; `attributes` is called only then. */
 export const traced = <A, E, R>(
   name: string,
   attributes: () => Record<string, unknown>,
@@ -19,15 +32,7 @@ export const traced = <A, E, R>(
   kind: Tracer.SpanKind = "internal"
 ): Effect.Effect<A, E, R> =>
   Effect.withFiberRuntime((fiber) =>
-    fiber.getFiberRef(FiberRef.currentTracerEnabled)
-      ? Effect.withSpan(self, name, { attributes: attributes(), kind })
-      : self
-  )
-
-/** Annotate the current span, when tracing is enabled (never a parent's by accident). */
-export const annotate = (attributes: () => Record<string, unknown>): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) =>
-    fiber.getFiberRef(FiberRef.currentTracerEnabled) ? Effect.annotateCurrentSpan(attributes()) : Effect.void
+    isTracing(fiber) ? Effect.withSpan(self, name, { attributes: attributes(), kind }) : self
   )
 
 /**

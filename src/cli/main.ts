@@ -230,13 +230,28 @@ const serve = Command.make(
   "Serve a folder in CDN layout over HTTP/1.1, h2c or TLS (ETag/304, gzip, never a file outside it)."
 ))
 
-const mirror = Command.make(
+/** A command that only groups others (`tif1 mirror`, `tif1 cache`): alone, it is a usage error naming them. */
+const commandGroup = <
+  const Subcommands extends readonly [
+    Command.Command<any, any, any, any>,
+    ...Array<Command.Command<any, any, any, any>>
+  ]
+>(
+  name: string,
+  description: string,
+  subcommands: Subcommands,
+  names: string
+) =>
+  Command.make(name, {}, () => Effect.fail(new UsageError({ message: `tif1 ${name} needs a command: ${names}` }))).pipe(
+    Command.withDescription(description),
+    Command.withSubcommands(subcommands)
+  )
+
+const mirror = commandGroup(
   "mirror",
-  {},
-  () => Effect.fail(new UsageError({ message: "tif1 mirror needs a command: pull or serve" }))
-).pipe(
-  Command.withDescription("Fill a local folder in CDN layout, or serve one."),
-  Command.withSubcommands([pull, serve])
+  "Fill a local folder in CDN layout, or serve one.",
+  [pull, serve],
+  "pull or serve"
 )
 
 const stats = Command.make("stats", { json, verbose }, (args) =>
@@ -337,10 +352,11 @@ const events = Command.make(
 const cacheInfo = Command.make("info", { json, verbose }, (args) =>
   Effect.gen(function*() {
     const config = yield* Tif1Config
-    const stats = (yield* (yield* Cache).stats).sqlite
+    const cacheStats = yield* (yield* Cache).stats
+    const stats = cacheStats.sqlite
     const file = Path.join(config.cacheDir, databaseFileName)
     const fileBytes = stats.enabled ? fileSize(file) + fileSize(`${file}-wal`) : 0
-    const negative = (yield* (yield* Cache).stats).negative.entries
+    const negative = cacheStats.negative.entries
     const when = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
     const info = {
       file: stats.enabled ? file : null,
@@ -405,13 +421,11 @@ const cacheClear = Command.make(
     }).pipe(Effect.provide(Tif1.layer))
 ).pipe(Command.withDescription("Drop cached files and remembered not-found answers: all, or a year, event or session."))
 
-const cache = Command.make(
+const cache = commandGroup(
   "cache",
-  {},
-  () => Effect.fail(new UsageError({ message: "tif1 cache needs a command: info or clear" }))
-).pipe(
-  Command.withDescription("Look at the cache, or clear some or all of it."),
-  Command.withSubcommands([cacheInfo, cacheClear])
+  "Look at the cache, or clear some or all of it.",
+  [cacheInfo, cacheClear],
+  "info or clear"
 )
 
 const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr, report: stdout })).pipe(

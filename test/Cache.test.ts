@@ -93,8 +93,7 @@ describe("Cache", () => {
       const cache = yield* Cache.make({
         memoryMaxItems: 2,
         memoryTelemetryMaxItems: 1,
-        missingTtlDays: 7,
-        persistent: undefined
+        missingTtlDays: 7
       })
       yield* cache.set("a.json", { a: 1 })
       yield* cache.set("b.json", { b: 1 })

@@ -114,6 +114,21 @@ export interface Tif1ConfigValues {
   readonly liveRevalidateAfter: number
   /** A folder of `{year}.json` schedules used instead of the bundled ones; `undefined` = bundled. */
   readonly scheduleDir: string | undefined
+  /**
+   * A Redis server shared by a fleet of processes (`redis://[user:password@]host:port[/db]`,
+   * `rediss://` for TLS): a cache tier below SQLite, and fleet-wide single flight. `undefined` = none.
+   */
+  readonly redisUrl: string | undefined
+  /** Prefix of every Redis key tif1 writes (several datasets or versions can share one server). */
+  readonly redisKeyPrefix: string
+  /** Stored (compressed) size above which a file is kept in the local tiers only, bytes. */
+  readonly redisMaxValueBytes: number
+  /** Seconds a Redis command may take; slower is a fault (the tier is skipped for `redis_retry_after`). */
+  readonly redisTimeout: number
+  /** Seconds a Redis fault skips the tier before it is tried again. */
+  readonly redisRetryAfter: number
+  /** Seconds a fleet lock (one process fetching a file the others wait for) lives unless released. */
+  readonly redisLockTtl: number
   /** No cache reads or writes. */
   readonly ciMode: boolean
   /** Cache only; a miss is a `NetworkError` with reason `offline`. */
@@ -301,6 +316,26 @@ const optionalUrl = (): KeySpec<string | undefined> => ({
   }
 })
 
+const optionalRedisUrl = (): KeySpec<string | undefined> => ({
+  defaultValue: () => undefined,
+  parse: (raw) => {
+    if (raw === null || raw === "") return ok(undefined)
+    const example = "expected a Redis URL such as redis://127.0.0.1:6379/0"
+    if (typeof raw !== "string") return bad(example)
+    let url: URL
+    try {
+      url = new URL(raw.trim())
+    } catch {
+      return bad(example)
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:") return bad(`${example} (redis:// or rediss://)`)
+    if (url.hostname === "") return bad(`${example} (no host)`)
+    const db = url.pathname.replace(/^\//, "")
+    if (db !== "" && !/^\d+$/.test(db)) return bad(`${example} (the path is a database number)`)
+    return ok(raw.trim())
+  }
+})
+
 const list = (
   defaultValue: ReadonlyArray<string>,
   checkItem: (item: string) => string | undefined
@@ -405,6 +440,12 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   liveMissingTtl: number(300, { min: 0 }),
   liveRevalidateAfter: number(600, { min: 0 }),
   scheduleDir: optionalString(),
+  redisUrl: optionalRedisUrl(),
+  redisKeyPrefix: string(() => "tif1:"),
+  redisMaxValueBytes: number(4 * 1024 * 1024, { min: 1, integer: true }),
+  redisTimeout: number(1, { min: 0, exclusiveMin: true }),
+  redisRetryAfter: number(30, { min: 0 }),
+  redisLockTtl: number(15, { min: 0, exclusiveMin: true }),
   ciMode: boolean(false),
   offlineMode: boolean(false),
   validateData: boolean(false),

@@ -44,7 +44,7 @@ import {
   type NetworkErrorKind
 } from "../schema/Errors.js"
 import { shouldValidate, validatePayload } from "../schema/payloads/index.js"
-import { Cache, type CacheLookup, type JsonObject, type Validators } from "./Cache.js"
+import { Cache, type CacheLookup, type FleetLead, type JsonObject, type Validators } from "./Cache.js"
 import { Calendar } from "./Calendar.js"
 import { CdnManager, type CdnSource } from "./CdnManager.js"
 import { CircuitBreaker, type RoundOutcome } from "./CircuitBreaker.js"
@@ -745,8 +745,15 @@ export const make = Effect.gen(function*() {
           fetchAndStore(request, key, options, freshness, revalidating),
           (error) => error._tag === "DataNotFoundError" ? Effect.void : Effect.sync(() => counters.failures++)
         )
+        if (revalidating === undefined) {
+          // A file no tier has: fleet-wide single flight when the cache is shared (Redis), unless
+          // the caller wants the network's answer or nothing stored.
+          const sharesTheFetch = options.useCache !== false && options.refresh !== "reload" &&
+            options.writeCache !== false && freshness !== "upcoming"
+          return sharesTheFetch ? Effect.flatMap(cache.lead(key), (lead) => afterLead(request, lead, fetched)) : fetched
+        }
         // A stored copy that cannot be revalidated now is still the best answer there is.
-        return revalidating === undefined ? fetched : Effect.catchAll(fetched, (error) =>
+        return Effect.catchAll(fetched, (error) =>
           Effect.as(
             Effect.logDebug(`revalidating ${key} failed, serving the stored copy: ${error.message}`),
             revalidating.value
@@ -781,6 +788,21 @@ export const make = Effect.gen(function*() {
         return withFreshness((freshness) => fetch(freshness))
       })
     })
+
+  /** Fetch it holding the fleet lock (released once stored or failed), or take what another process fetched. */
+  const afterLead = (
+    request: DataRequest,
+    lead: FleetLead,
+    fetched: Effect.Effect<JsonObject, FetchError>
+  ): Effect.Effect<JsonObject, FetchError> => {
+    if (lead._tag === "Lead") return Effect.ensuring(fetched, lead.release)
+    if (lead._tag === "Hit") {
+      counters.cacheHits++
+      return Effect.succeed(lead.value)
+    }
+    counters.negativeHits++
+    return Effect.fail(new DataNotFoundError(request))
+  }
 
   const many = (requests: Iterable<DataRequestInput>, options: ManyOptions = {}) =>
     Effect.suspend(() => {

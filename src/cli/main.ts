@@ -26,7 +26,7 @@ import * as Tif1 from "../layers/Tif1.js"
 import * as MirrorServer from "../mirror/MirrorServer.js"
 import { pullSession } from "../mirror/pull.js"
 import { configKeys, envName, loadConfig, redactSecrets, snakeCase, Tif1Config, version } from "../schema/Config.js"
-import { Cache, databaseFileName } from "../services/Cache.js"
+import { Cache, type CacheStats, databaseFileName } from "../services/Cache.js"
 import { Calendar } from "../services/Calendar.js"
 import { CdnManager } from "../services/CdnManager.js"
 import { Fetcher } from "../services/Fetcher.js"
@@ -254,6 +254,10 @@ const mirror = commandGroup(
   "pull or serve"
 )
 
+/** The shared tier in one line: where, whether it answers, and what it did in this process. */
+const describeRedis = (config: Tif1Config["Type"], redis: CacheStats["redis"]) =>
+  `${redactSecrets(config.redisUrl ?? "")} ${redis.state}, ${redis.hits} hits, ${redis.errors} errors`
+
 const stats = Command.make("stats", { json, verbose }, (args) =>
   Effect.gen(function*() {
     const config = yield* Tif1Config
@@ -270,6 +274,7 @@ const stats = Command.make("stats", { json, verbose }, (args) =>
       ["cached files", String(cache.sqlite.entries)],
       ["cached MB", megabytes(cache.sqlite.bytes)],
       ["known missing", String(cache.negative.entries)],
+      ...(cache.redis.enabled ? [["redis", describeRedis(config, cache.redis)] as const] : []),
       ...sources.map((source, index) => [`cdn ${index + 1}`, `${source.name} ${source.baseUrl}`] as const)
     ]))
   }).pipe(Effect.provide(Tif1.layer))).pipe(
@@ -374,7 +379,8 @@ const cacheInfo = Command.make("info", { json, verbose }, (args) =>
       ["rows", String(info.rows)],
       ["not-found entries", String(info.notFoundEntries)],
       ["oldest", info.oldest ?? "-"],
-      ["newest", info.newest ?? "-"]
+      ["newest", info.newest ?? "-"],
+      ...(cacheStats.redis.enabled ? [["redis", describeRedis(config, cacheStats.redis)] as const] : [])
     ]))
   }).pipe(Effect.provide(Tif1.layer))).pipe(
     Command.withDescription("Show the cache file: size, rows, remembered not-found answers, oldest and newest row.")

@@ -221,6 +221,22 @@ export const make = (client: RedisClient, options: RedisStoreOptions, connected:
     const pollFirstMs = 10
     const pollMaxMs = 200
 
+    /** What another process stored for a key meanwhile: its value or its negative entry. */
+    const settledBy = (key: string): Effect.Effect<FleetLead | undefined> =>
+      Effect.gen(function*() {
+        const [framed, missing] = yield* run(
+          "read",
+          () => Promise.all([client.getBuffer(valueKey(key)), client.exists(missingKey(key))]),
+          [null, 0] as const
+        )
+        const entry = yield* decode(key, framed)
+        if (entry !== undefined) {
+          counters.waitedHits++
+          return { _tag: "Found", entry } as const
+        }
+        return missing === 1 ? { _tag: "Missing" } as const : undefined
+      })
+
     const tryLead = (key: string): Effect.Effect<FleetLead> =>
       Effect.gen(function*() {
         const lockTtlMs = Math.max(1, Math.round(options.lockTtl * 1000))
@@ -233,6 +249,9 @@ export const make = (client: RedisClient, options: RedisStoreOptions, connected:
           const taken = yield* run("lock", () => client.set(lockKey(key), token, "PX", lockTtlMs, "NX"), undefined)
           if (taken === undefined) return noRelease // the tier is down: fetch without the fleet
           if (taken === "OK") {
+            // The previous holder may have stored it between this process's lookup and its lock.
+            const settled = yield* settledBy(key)
+            if (settled !== undefined) return yield* Effect.as(release, settled)
             counters.leads++
             return { _tag: "Lead", release }
           }
@@ -246,18 +265,9 @@ export const make = (client: RedisClient, options: RedisStoreOptions, connected:
             }
             yield* Effect.sleep(Duration.millis(pollMs))
             pollMs = Math.min(pollMs * 2, pollMaxMs)
-            const [framed] = yield* run("read", () => client.mgetBuffer(valueKey(key)), [null])
-            const entry = yield* decode(key, framed ?? null)
-            if (entry !== undefined) {
-              counters.waitedHits++
-              return { _tag: "Found", entry }
-            }
-            const [missing, locked] = yield* run(
-              "read",
-              () => Promise.all([client.exists(missingKey(key)), client.exists(lockKey(key))]),
-              [0, 0]
-            )
-            if (missing === 1) return { _tag: "Missing" }
+            const settled = yield* settledBy(key)
+            if (settled !== undefined) return settled
+            const locked = yield* run("read", () => client.exists(lockKey(key)), 0)
             if (locked === 0) break // its holder finished without a value, or died: take over
           }
         }

@@ -2,6 +2,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
+import { fleetSmokeOptions, runFleet } from "../bench/fleet.js"
 import { runBench, smokeOptions } from "../bench/run.js"
 import { runWan, wanSmokeOptions } from "../bench/wan.js"
 
@@ -84,4 +85,13 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     expect(results[0]!.ratio).toBe(1)
     expect(JSON.parse(Fs.readFileSync(out, "utf8")).results).toEqual(JSON.parse(JSON.stringify(results)))
   })
+
+  it("the fleet profile runs workers against one redis-server and counts the CDN requests", async () => {
+    const out = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-fleet-test-")), "fleet.json")
+    const report = await runFleet(fleetSmokeOptions(out))
+    // Two workers: without Redis each fetches every file; with it, the fleet fetches them once.
+    expect(report.ratios["fleet CDN requests without Redis / one worker's"]).toBe(2)
+    expect(report.ratios["fleet CDN requests with Redis / one worker's"]).toBe(1)
+    expect(JSON.parse(Fs.readFileSync(out, "utf8")).ratios).toEqual(report.ratios)
+  }, 120_000)
 })

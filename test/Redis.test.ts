@@ -20,6 +20,9 @@ import * as Path from "node:path"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
 import * as Cache from "../src/services/Cache.js"
+import * as RedisStore from "../src/services/cache/RedisStore.js"
+import * as RowCodec from "../src/services/cache/RowCodec.js"
+import * as SqliteStore from "../src/services/cache/SqliteStore.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { parseJsonBytes } from "../src/services/internal/json.js"
 import { freePort, type RedisServer, startRedis } from "./support/redis.js"
@@ -290,6 +293,31 @@ describe("Redis tier (a real redis-server)", () => {
       }),
     30_000
   )
+
+  it.scopedLive("the stores' getMany answers in key order, as get does (Redis: one MGET; SQLite)", () =>
+    Effect.gen(function*() {
+      const options = {
+        url: redis.url,
+        keyPrefix: freshPrefix(),
+        maxValueBytes: 1 << 20,
+        timeout: 1,
+        retryAfter: 30,
+        lockTtl: 15
+      }
+      const stores = [yield* RedisStore.open(options), yield* SqliteStore.open(tempDir())]
+      const keys = ["a.json", "b.json", "c.json"]
+      for (const store of stores) {
+        expect(store).toBeDefined()
+        for (const [index, key] of [keys[0]!, keys[2]!].entries()) {
+          const entry = { value: { index }, storedAt: 1000 + index, validators: { etag: `"${index}"` } }
+          yield* store!.set(key, entry, RowCodec.encodeRow(key, entry.value))
+        }
+        const found = yield* store!.getMany(keys)
+        expect(found.map((entry) => entry?.value)).toEqual([{ index: 0 }, undefined, { index: 1 }])
+        expect(found.map((entry) => entry?.storedAt)).toEqual([1000, undefined, 1001])
+        expect(found[2]?.validators).toEqual({ etag: `"1"` })
+      }
+    }))
 
   it.live(
     "negative entries expire on the server's TTL; values over redis_max_value_bytes stay local",

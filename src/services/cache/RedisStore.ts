@@ -54,8 +54,19 @@ interface RedisClient {
   connect(): Promise<void>
   quit(): Promise<unknown>
   disconnect(): void
+  publish(channel: string, message: string): Promise<number>
   on(event: "error", listener: (error: Error) => void): unknown
   readonly status: string
+}
+
+/**
+ * A second connection subscribed to the store's channel: a lock holder publishes the key it
+ * released, so the processes waiting for it look at once instead of at their next poll.
+ */
+interface RedisSubscriber {
+  subscribe(channel: string): Promise<unknown>
+  on(event: "message", listener: (channel: string, message: string) => void): unknown
+  on(event: "ready", listener: () => void): unknown
 }
 
 /**
@@ -126,7 +137,9 @@ const touchScript = `if redis.call('EXISTS', KEYS[1]) == 1 then
 return 0`
 
 /** Delete the lock only if it is still ours (it may have expired and been taken by another process). */
-const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return redis.call('PUBLISH', KEYS[2], ARGV[2]) end
 return 0`
 
 /** `*`, `?`, `[`, `]` and `\` match literally in a SCAN pattern when escaped. */
@@ -142,7 +155,12 @@ const noRelease: FleetLead = { _tag: "Lead", release: Effect.void }
  *
  * @since 0.3.0
  */
-export const make = (client: RedisClient, options: RedisStoreOptions, connected: boolean): Effect.Effect<RedisStore> =>
+export const make = (
+  client: RedisClient,
+  options: RedisStoreOptions,
+  connected: boolean,
+  subscriber?: RedisSubscriber
+): Effect.Effect<RedisStore> =>
   Effect.gen(function*() {
     const valueKey = (key: string) => `${options.keyPrefix}v:${key}`
     const missingKey = (key: string) => `${options.keyPrefix}m:${key}`
@@ -219,7 +237,35 @@ export const make = (client: RedisClient, options: RedisStoreOptions, connected:
     /** This process's leads in progress, so its own concurrent callers wait for them, not for Redis. */
     const leading = new Map<string, Deferred.Deferred<FleetLead>>()
     const pollFirstMs = 10
-    const pollMaxMs = 200
+    const pollMaxMs = 250
+    /** Where lock holders announce released keys, and the fibers waiting for each key. */
+    const channel = `${options.keyPrefix}released`
+    const waiting = new Map<string, Set<() => void>>()
+    if (subscriber !== undefined) {
+      subscriber.on("message", (from, key) => {
+        if (from !== channel) return
+        for (const wake of waiting.get(key) ?? []) wake()
+      })
+      // Subscribed on every (re)connection: a server that restarts has forgotten it.
+      const subscribe = () => subscriber.subscribe(channel).catch(() => {})
+      subscriber.on("ready", subscribe)
+      yield* Effect.promise(subscribe)
+    }
+    /** Sleep until the next poll, or until the key's holder announces its release. */
+    const nap = (key: string, ms: number) =>
+      Effect.race(
+        Effect.sleep(Duration.millis(ms)),
+        Effect.async<void>((resume) => {
+          const wake = () => resume(Effect.void)
+          const set = waiting.get(key) ?? new Set()
+          set.add(wake)
+          waiting.set(key, set)
+          return Effect.sync(() => {
+            set.delete(wake)
+            if (set.size === 0) waiting.delete(key)
+          })
+        })
+      )
 
     /** What another process stored for a key meanwhile: its value or its negative entry. */
     const settledBy = (key: string): Effect.Effect<FleetLead | undefined> =>
@@ -242,7 +288,9 @@ export const make = (client: RedisClient, options: RedisStoreOptions, connected:
         const lockTtlMs = Math.max(1, Math.round(options.lockTtl * 1000))
         const deadline = (yield* Clock.currentTimeMillis) + lockTtlMs
         const token = Crypto.randomBytes(12).toString("base64")
-        const release = Effect.asVoid(run("unlock", () => client.eval(releaseScript, 1, lockKey(key), token), 0))
+        const release = Effect.asVoid(
+          run("unlock", () => client.eval(releaseScript, 2, lockKey(key), channel, token, key), 0)
+        )
         let pollMs = pollFirstMs
         // Bounded: every turn sleeps at least pollFirstMs until the deadline.
         for (let turn = 0; turn < 1 + Math.ceil(lockTtlMs / pollFirstMs); turn++) {
@@ -263,7 +311,7 @@ export const make = (client: RedisClient, options: RedisStoreOptions, connected:
               )
               return noRelease
             }
-            yield* Effect.sleep(Duration.millis(pollMs))
+            yield* nap(key, pollMs)
             pollMs = Math.min(pollMs * 2, pollMaxMs)
             const settled = yield* settledBy(key)
             if (settled !== undefined) return settled
@@ -386,11 +434,27 @@ export const open = (options: RedisStoreOptions): Effect.Effect<RedisStore | und
         ).pipe(Effect.ensuring(Effect.sync(() => created.disconnect())))
     )
     const connected = yield* Effect.either(Effect.tryPromise(() => client.connect()))
+    // Without it, waiters only poll: slower, still correct.
+    const subscriber = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const created = client.duplicate()
+        created.on("error", () => {})
+        return created
+      }),
+      (created) => Effect.sync(() => created.disconnect())
+    )
+    // Connected now, or in the background by the retry strategy once the server answers.
+    yield* Effect.ignore(Effect.tryPromise(() => subscriber.connect()))
     if (Either.isLeft(connected)) {
       yield* Effect.logWarning(
         `cache: cannot reach Redis at ${where} (${describe(connected.left.error)}); running without the shared ` +
           `tier, tried again every ${options.retryAfter} s`
       )
     }
-    return yield* make(client as unknown as RedisClient, options, Either.isRight(connected))
+    return yield* make(
+      client as unknown as RedisClient,
+      options,
+      Either.isRight(connected),
+      subscriber as unknown as RedisSubscriber
+    )
   })

@@ -45,6 +45,8 @@ interface WorkerReport {
   readonly delivered: number
   readonly redisHits: number
   readonly sqliteHits: number
+  /** Redis commands that failed or timed out (each one skips the tier for redis_retry_after). */
+  readonly redisErrors: number
 }
 
 /** One worker process: load the session, print its report. */
@@ -72,7 +74,8 @@ const runWorker = async (origin: string, cacheDir: string, redisUrl: string, sta
     seconds,
     delivered: loaded.summary.delivered,
     redisHits: stats.redis.hits,
-    sqliteHits: stats.sqlite.hits
+    sqliteHits: stats.sqlite.hits,
+    redisErrors: stats.redis.errors
   }
   process.stdout.write(`${JSON.stringify(report)}\n`)
 }
@@ -129,6 +132,8 @@ export const runFleet = async (options: FleetOptions) => {
     for (const report of reports) {
       if (report.delivered !== files) throw new Error(`a worker delivered ${report.delivered} of ${files} files`)
     }
+    const redisErrors = reports.reduce((sum, report) => sum + report.redisErrors, 0)
+    if (redisErrors > 0) options.log(`  (Redis errors in the fleet's workers: ${redisErrors})`)
     return { seconds: Math.max(...reports.map((report) => report.seconds)), requests: mirror.hits() }
   }
   for (let repetition = 0; repetition < options.repetitions; repetition++) {
@@ -200,12 +205,16 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLTo
     })
   } else {
     const smoke = process.argv.includes("--smoke")
+    const flag = (name: string, fallback: number) => {
+      const index = process.argv.indexOf(name)
+      return index === -1 ? fallback : Number(process.argv[index + 1])
+    }
     runFleet({
       ...(smoke ? fleetSmokeOptions("") : {}),
       workers: smoke ? 2 : 4,
       drivers: smoke ? 2 : 20,
       laps: smoke ? 2 : 50,
-      repetitions: smoke ? 1 : 3,
+      repetitions: smoke ? 1 : flag("--repetitions", 3),
       latencyMs: smoke ? 5 : 25,
       out: Path.join(here, "results", `fleet-${new Date().toISOString().slice(0, 10)}${smoke ? "-smoke" : ""}.json`),
       log: (line) => console.log(line)

@@ -16,8 +16,11 @@
  *   npm run bench               full run (about 1,000 telemetry files, 5 repetitions)
  *   npm run bench -- --smoke    tiny sizes, one repetition (what the test runs)
  */
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { BatchSpanProcessor, InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
+import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type ChildProcess, fork, spawnSync } from "node:child_process"
@@ -280,6 +283,31 @@ const runtimeFor = (origin: string, cert: string, overrides: Tif1ConfigOverrides
 
 type Stack = ManagedRuntime.ManagedRuntime<Tif1Services, unknown>
 
+/**
+ * How spans are handled: Effect's built-in tracer (nobody exports it: no per-file spans open),
+ * the tracer disabled, or `@effect/opentelemetry`'s NodeSdk with a batching processor into an
+ * in-memory exporter (every span recorded, as a user exporting traces would have it).
+ */
+type Tracing = "default" | "off" | "otel"
+
+/** Spans the OpenTelemetry contender recorded (checked: the contender must really trace). */
+export const openTelemetrySpans = new InMemorySpanExporter()
+
+const runtimeWithOpenTelemetry = (origin: string, cert: string, overrides: Tif1ConfigOverrides): Stack =>
+  ManagedRuntime.make(Layer.merge(
+    layerConfig({
+      cdns: [templateFor(origin)],
+      connectionStatsLogInterval: 0,
+      ciMode: false,
+      offlineMode: false,
+      ...overrides
+    }, { http: { ca: cert } }),
+    NodeSdk.layer(() => ({
+      resource: { serviceName: "tif1-bench" },
+      spanProcessor: new BatchSpanProcessor(openTelemetrySpans, { maxQueueSize: 1 << 16 })
+    }))
+  )) as unknown as Stack
+
 /** Build the stack (untimed); the timed run is `run` on it, and cleanup disposes it. */
 const onStack = async (runtime: Stack, run: (runtime: Stack) => Promise<number>) => {
   await runtime.runPromise(Effect.void)
@@ -296,7 +324,7 @@ const manyWith = (
   runtime: Stack,
   paths: ReadonlyArray<string>,
   concurrency: number,
-  tracing: "default" | "off" = "default"
+  tracing: Tracing = "default"
 ) =>
   runtime.runPromise(
     Effect.flatMap(
@@ -359,7 +387,7 @@ const contenders = (
     name: string,
     server: ServerKey,
     baseline: string,
-    tracing: "default" | "off" = "default"
+    tracing: Tracing = "default"
   ): Contender => ({
     name,
     workload: "telemetry",
@@ -367,8 +395,11 @@ const contenders = (
     baseline,
     files: paths.length,
     prepare: async () => {
+      const settings = { enableCache: false }
       return onStack(
-        runtimeFor(ready.origins[server], ready.cert, { enableCache: false }),
+        tracing === "otel"
+          ? runtimeWithOpenTelemetry(ready.origins[server], ready.cert, settings)
+          : runtimeFor(ready.origins[server], ready.cert, settings),
         (runtime) => manyWith(runtime, paths, concurrency, tracing)
       )
     }
@@ -381,7 +412,9 @@ const contenders = (
     tif1Cold("tif1 h2 cache off", h2, "undici h2"),
     // Effect's native tracer is on by default: the same run with the tracer disabled shows what
     // the per-file spans cost.
-    tif1Cold("tif1 h2 tracer off", h2, "undici h2", "off")
+    tif1Cold("tif1 h2 tracer off", h2, "undici h2", "off"),
+    // What a user who installs @effect/opentelemetry pays: every per-file span recorded.
+    tif1Cold("tif1 h2 OpenTelemetry", h2, "undici h2", "otel")
   ]
 
   if (latency === 0) {

@@ -3,7 +3,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
 import { fleetSmokeOptions, runFleet } from "../bench/fleet.js"
-import { runBench, smokeOptions } from "../bench/run.js"
+import { openTelemetrySpans, runBench, smokeOptions } from "../bench/run.js"
 import { runWan, wanSmokeOptions } from "../bench/wan.js"
 
 describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
@@ -16,7 +16,9 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
       report.results.map((result) => `${result.workload} ${result.latencyMs} ${result.contender}`)
     )
     for (const latency of [0, 25]) {
-      for (const name of ["undici h1", "undici h2", "tif1 h1 cache off", "tif1 h2 cache off"]) {
+      for (
+        const name of ["undici h1", "undici h2", "tif1 h1 cache off", "tif1 h2 cache off", "tif1 h2 OpenTelemetry"]
+      ) {
         expect(contenders).toContain(`telemetry ${latency} ${name}`)
       }
       for (const name of ["undici h2 session", "tif1 session cold", "tif1 session warm"]) {
@@ -29,6 +31,10 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     for (const name of ["undici h1 20KB", "HttpSession h1 20KB", "undici h2 20KB", "HttpSession h2 20KB"]) {
       expect(contenders).toContain(`small 0 ${name}`)
     }
+
+    // The OpenTelemetry contender really traced: per-file spans reached the exporter.
+    await openTelemetrySpans.forceFlush()
+    expect(openTelemetrySpans.getFinishedSpans().some((span) => span.name === "Fetcher.json")).toBe(true)
 
     const telemetryFiles = report.session.telemetryFiles
     expect(telemetryFiles).toBe(2 * 4)

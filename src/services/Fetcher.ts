@@ -277,6 +277,22 @@ const joinFlight = (flight: Flight) =>
     })
   })
 
+/** A decoded request resolved through the calendar. */
+interface ResolvedRequest {
+  readonly request: DataRequest
+  readonly key: string
+  readonly startsAt: number | undefined
+}
+
+/** The memo key of a request input whose fields are all plain values; `undefined` for anything else (decoded every time). */
+const memoKeyOf = (input: DataRequestInput): string | undefined => {
+  if (typeof input !== "object" || input === null) return undefined
+  const { gp, path, session, year } = input
+  return typeof year === "number" && typeof gp === "string" && typeof session === "string" && typeof path === "string"
+    ? `${year}\u0000${gp}\u0000${session}\u0000${path}`
+    : undefined
+}
+
 /**
  * Build the fetcher from its services.
  *
@@ -705,22 +721,38 @@ export const make = Effect.gen(function*() {
       ? "live"
       : "archive"
 
-  /** A request with the names the calendar resolved (before any I/O), and the session's start. */
-  const resolveRequest = (input: DataRequestInput) =>
-    Effect.flatMap(
+  /**
+   * Requests already decoded and resolved, by their four fields: a warm lookup of a file skips
+   * the schema decode and the calendar (a third of a memory hit's time). Both are pure, and only
+   * successes are kept; bounded (emptied when full).
+   */
+  const resolvedRequests = new Map<string, ResolvedRequest>()
+  const resolvedRequestsMax = 16_384
+
+  /** A request with the names the calendar resolved (before any I/O), its cache key and the session's start. */
+  const resolveRequest = (input: DataRequestInput): Effect.Effect<ResolvedRequest, InvalidDataError> => {
+    const memo = memoKeyOf(input)
+    const known = memo === undefined ? undefined : resolvedRequests.get(memo)
+    if (known !== undefined) return Effect.succeed(known)
+    return Effect.flatMap(
       decodeRequest(input),
-      (request) =>
-        Effect.map(calendar.resolve(request.year, request.gp, request.session), (resolved) => ({
-          request: resolved.event === undefined
-            ? request
-            : { ...request, gp: resolved.gp, session: resolved.session },
-          startsAt: resolved.startsAt
-        }))
+      (decoded) =>
+        Effect.map(calendar.resolve(decoded.year, decoded.gp, decoded.session), (resolved) => {
+          const request = resolved.event === undefined
+            ? decoded
+            : { ...decoded, gp: resolved.gp, session: resolved.session }
+          const result: ResolvedRequest = { request, key: cacheKey(request), startsAt: resolved.startsAt }
+          if (memo !== undefined) {
+            if (resolvedRequests.size >= resolvedRequestsMax) resolvedRequests.clear()
+            resolvedRequests.set(memo, result)
+          }
+          return result
+        })
     )
+  }
 
   const json = (input: DataRequestInput, options: FetchOptions = {}): Effect.Effect<JsonObject, FetchError> =>
-    Effect.flatMap(resolveRequest(input), ({ request, startsAt }) => {
-      const key = cacheKey(request)
+    Effect.flatMap(resolveRequest(input), ({ key, request, startsAt }) => {
       return Telemetry.traced(
         "Fetcher.json",
         () => ({ "tif1.file": key }),

@@ -155,6 +155,9 @@ export const fileInRoot = (rootReal: string, key: string): string | undefined =>
   return real.startsWith(rootReal + Path.sep) ? real : undefined
 }
 
+/** How long a served file is trusted before the disk is checked again, ms. */
+const recheckMs = 1000
+
 interface CachedFile {
   readonly body: Buffer
   readonly etag: string
@@ -252,14 +255,37 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
       const sockets = new Set<Socket | Http2.Http2Session>()
       const files = new Map<string, CachedFile>()
 
-      const readFile = (file: string): CachedFile => {
+      const readFile = (file: string): CachedFile | undefined => {
         const stat = Fs.statSync(file)
+        if (!stat.isFile()) return undefined
         const cached = files.get(file)
         if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.body.length === stat.size) return cached
         const body = Fs.readFileSync(file)
         const etag = `"${Crypto.createHash("sha1").update(body).digest("base64url")}"`
         const entry: CachedFile = { body, etag, mtimeMs: stat.mtimeMs, encoded: new Map() }
         files.set(file, entry)
+        return entry
+      }
+
+      /**
+       * A key's file, checked against the disk (realpath inside the root, then stat) at most once
+       * per `recheckMs`: those three system calls were most of the time of a request for a small
+       * file. A file changed or removed is seen within that time; a missing one is looked for every time.
+       */
+      const checked = new Map<string, { readonly entry: CachedFile; readonly at: number }>()
+      const lookup = (key: string): CachedFile | undefined => {
+        const now = performance.now()
+        const known = checked.get(key)
+        if (known !== undefined && now - known.at < recheckMs) return known.entry
+        const file = fileInRoot(rootReal, key)
+        let entry: CachedFile | undefined
+        try {
+          entry = file === undefined ? undefined : readFile(file)
+        } catch {
+          entry = undefined
+        }
+        if (entry === undefined) checked.delete(key)
+        else checked.set(key, { entry, at: now })
         return entry
       }
 
@@ -283,7 +309,6 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
             ? mirrorKey(request.url ?? "/")
             : undefined
           const key = mirrored ?? decodeURIComponentSafe(request.url ?? "")
-          const file = mirrored === undefined ? undefined : fileInRoot(rootReal, mirrored)
           totalHits++
           hitsByPath.set(key, (hitsByPath.get(key) ?? 0) + 1)
           const fault = pickFault(key)
@@ -293,12 +318,7 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
             response.writeHead(fault.status, headers)
             return response.end(`fault ${fault.status}`)
           }
-          let entry: CachedFile | undefined
-          try {
-            entry = file === undefined || !Fs.statSync(file).isFile() ? undefined : readFile(file)
-          } catch {
-            entry = undefined
-          }
+          const entry = mirrored === undefined ? undefined : lookup(mirrored)
           if (entry === undefined) {
             response.writeHead(404, { "content-type": "text/plain" })
             return response.end("Not Found")

@@ -294,6 +294,44 @@ describe("Redis tier (a real redis-server)", () => {
     30_000
   )
 
+  it.scopedLive("invalidate clears a session, a kind of file or everything under the prefix, and nothing else", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const other = freshPrefix()
+      const open = (keyPrefix: string) =>
+        RedisStore.open({ url: redis.url, keyPrefix, maxValueBytes: 1 << 20, timeout: 1, retryAfter: 30, lockTtl: 15 })
+      const store = (yield* open(prefix))!
+      const neighbour = (yield* open(other))!
+      const keys = [
+        "2025/Australian Grand Prix/Race/drivers.json",
+        "2025/Australian Grand Prix/Race/VER/1_tel.json",
+        "2025/Australian Grand Prix/Qualifying/drivers.json",
+        // Glob characters in a name match only themselves.
+        "2025/Grand Prix [test]*/Race/drivers.json"
+      ]
+      for (const target of [store, neighbour]) {
+        for (const key of keys) {
+          yield* target.set(key, { value: { key }, storedAt: 1, validators: {} }, RowCodec.encodeRow(key, { key }))
+        }
+        yield* target.setMissing("2025/Australian Grand Prix/Race/ZZZ/laptimes.json", 0, 60_000)
+      }
+      const present = (target: RedisStore.RedisStore) =>
+        Effect.map(target.getMany(keys), (found) => found.map((entry) => entry !== undefined))
+      yield* store.invalidate("telemetry")
+      expect(yield* present(store)).toEqual([true, false, true, true])
+      expect(yield* store.getMissing("2025/Australian Grand Prix/Race/ZZZ/laptimes.json", 0)).toBe(true)
+      yield* store.invalidate({ year: 2025, gp: "Australian Grand Prix", session: "Race" })
+      expect(yield* present(store)).toEqual([false, false, true, true])
+      expect(yield* store.getMissing("2025/Australian Grand Prix/Race/ZZZ/laptimes.json", 0)).toBe(false)
+      yield* store.invalidate({ year: 2025, gp: "Grand Prix [test]*" })
+      expect(yield* present(store)).toEqual([false, false, true, false])
+      yield* store.invalidate("all")
+      expect(yield* present(store)).toEqual([false, false, false, false])
+      // Another prefix on the same server is untouched.
+      expect(yield* present(neighbour)).toEqual([true, true, true, true])
+      expect(yield* neighbour.getMissing("2025/Australian Grand Prix/Race/ZZZ/laptimes.json", 0)).toBe(true)
+    }))
+
   it.scopedLive("the stores' getMany answers in key order, as get does (Redis: one MGET; SQLite)", () =>
     Effect.gen(function*() {
       const options = {

@@ -13,10 +13,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { templateFor } from "../src/mirror/MirrorServer.js"
 import { freePort } from "../test/support/redis.js"
 import { ServerProcess } from "./run.js"
-import { benchSession, buildSyntheticSession, smallPath } from "./synthetic.js"
+import { benchUrl, buildSyntheticSession, smallPath } from "./synthetic.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
@@ -110,12 +109,7 @@ http {
   const nginx = spawn(program, argv, { stdio: "inherit" })
   await new Promise((resolve) => setTimeout(resolve, 1000))
   const telemetryPath = synthetic.telemetryPaths[0]!
-  const urlOf = (origin: string, path: string) =>
-    templateFor(origin)
-      .replace("{year}", String(benchSession.year))
-      .replace("{gp}", encodeURIComponent(benchSession.gp))
-      .replace("{session}", encodeURIComponent(benchSession.session))
-      .replace("{path}", path.split("/").map(encodeURIComponent).join("/"))
+  const urlOf = benchUrl
   const cases = [
     { name: "small (20 KB) h1", path: smallPath, protocol: "h1" as const },
     { name: "small (20 KB) h2", path: smallPath, protocol: "h2" as const },

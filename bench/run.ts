@@ -32,14 +32,13 @@ import { Agent, type Dispatcher, Pool, request } from "undici"
 import { layerConfig, type Tif1Services } from "../src/layers/Tif1.js"
 import { templateFor } from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
-import { parseSourceShape, urlFor } from "../src/schema/DataRequest.js"
 import { decodeTelemetry } from "../src/schema/payloads/Telemetry.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { HttpSession } from "../src/services/HttpSession.js"
 import { parseJsonText } from "../src/services/internal/json.js"
 import { SessionLoader } from "../src/services/SessionLoader.js"
 import type { ServerCounters, ServerKey, ServerReady } from "./server.js"
-import { benchSession, buildSyntheticSession, smallPath, type SyntheticSession } from "./synthetic.js"
+import { benchSession, benchUrl, buildSyntheticSession, smallPath, type SyntheticSession } from "./synthetic.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = Path.resolve(here, "..")
@@ -174,7 +173,7 @@ const pool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (i
 }
 
 /** The URL of a session file on a mirror, as tif1 builds it for a template CDN. */
-const urlOf = (origin: string, path: string) => urlFor(parseSourceShape(templateFor(origin)), { ...benchSession, path })
+const urlOf = benchUrl
 
 /** GET and parse like a careful user of raw undici would (Python's bare NaN accepted). */
 const rawJson = async (dispatcher: Dispatcher, url: string): Promise<unknown | undefined> => {

@@ -5,6 +5,8 @@
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { templateFor } from "../src/mirror/MirrorServer.js"
+import { parseSourceShape, urlFor } from "../src/schema/DataRequest.js"
 
 export const benchSession = { year: 2025, gp: "Bahrain Grand Prix", session: "Race" } as const
 
@@ -106,3 +108,10 @@ export const buildSyntheticSession = (
   ]
   return { root, telemetryPaths, allPaths, telemetryBytes }
 }
+
+/**
+ * The URL of a file of the synthetic session on a mirror origin (what curl, h2load and raw
+ * undici ask for; tif1 builds the same one from its CDN template).
+ */
+export const benchUrl = (origin: string, path: string): string =>
+  urlFor(parseSourceShape(templateFor(origin)), { ...benchSession, path })

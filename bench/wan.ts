@@ -23,7 +23,7 @@ import { Fetcher } from "../src/services/Fetcher.js"
 import { SessionLoader } from "../src/services/SessionLoader.js"
 import { ServerProcess } from "./run.js"
 import type { ServerKey } from "./server.js"
-import { benchSession, buildSyntheticSession } from "./synthetic.js"
+import { benchSession, benchUrl, buildSyntheticSession } from "./synthetic.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
@@ -117,12 +117,7 @@ export const runWan = async (options: WanOptions) => {
   const caFile = Path.join(work, "ca.pem")
   Fs.writeFileSync(caFile, server.ready.cert)
   const paths = synthetic.telemetryPaths
-  const urlOf = (origin: string, path: string) =>
-    templateFor(origin)
-      .replace("{year}", String(benchSession.year))
-      .replace("{gp}", encodeURIComponent(benchSession.gp))
-      .replace("{session}", encodeURIComponent(benchSession.session))
-      .replace("{path}", path.split("/").map(encodeURIComponent).join("/"))
+  const urlOf = benchUrl
   const runtimeFor = (origin: string, overrides: Tif1ConfigOverrides) =>
     ManagedRuntime.make(layerConfig({
       cdns: [templateFor(origin)],

@@ -7,7 +7,6 @@ import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -17,22 +16,11 @@ import { Tif1Config } from "../src/schema/Config.js"
 import * as Cache from "../src/services/Cache.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { repoRoot } from "./support/cli.js"
+import { capturedLogs } from "./support/logs.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-open-"))
-
-/** A logger that keeps every line, to check what the user is told. */
-const capturedLogs = () => {
-  const lines: Array<string> = []
-  const layer = Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ logLevel, message }) => {
-      lines.push(`${logLevel.label}: ${Array.isArray(message) ? message.join(" ") : String(message)}`)
-    })
-  )
-  return { lines, layer }
-}
 
 /** Fetch drivers.json through the whole stack with the SQLite cache in `cacheDir`; the cache's stats after. */
 const fetchWithCacheIn = (origin: string, cacheDir: string, logs: Layer.Layer<never>) =>

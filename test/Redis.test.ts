@@ -8,7 +8,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
@@ -25,6 +24,7 @@ import * as RowCodec from "../src/services/cache/RowCodec.js"
 import * as SqliteStore from "../src/services/cache/SqliteStore.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { parseJsonBytes } from "../src/services/internal/json.js"
+import { capturedLogs } from "./support/logs.js"
 import { freePort, type RedisServer, startRedis } from "./support/redis.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
@@ -58,18 +58,6 @@ afterAll(async () => {
   await redis.kill()
   await Effect.runPromise(Scope.close(scope, Exit.void))
 })
-
-/** A logger that keeps every line. */
-const capturedLogs = () => {
-  const lines: Array<string> = []
-  const layer = Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ logLevel, message }) => {
-      lines.push(`${logLevel.label}: ${Array.isArray(message) ? message.join(" ") : String(message)}`)
-    })
-  )
-  return { lines, layer }
-}
 
 /** The whole stack with memory + SQLite (in a new folder) + Redis. */
 const withCache =

@@ -45,7 +45,14 @@ export {
   /** @since 0.1.0 */
   databaseFileName,
   /** @since 0.2.0 */
-  describeSqliteError
+  describeSqliteError,
+  /**
+   * The SQLite store on a `SqlClient`: since 0.3.0 a `CacheStore` (`cache/SqliteStore.ts`), kept
+   * under its old name for code that built a cache from it.
+   *
+   * @since 0.1.0
+   */
+  makeSqliteStore as makeSqliteTier
 } from "./cache/SqliteStore.js"
 
 /**

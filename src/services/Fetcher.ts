@@ -779,8 +779,8 @@ export const make = Effect.gen(function*() {
         )
         if (revalidating === undefined) {
           // A file no tier has: fleet-wide single flight when the cache is shared (Redis), unless
-          // the caller wants the network's answer or nothing stored.
-          const sharesTheFetch = options.useCache !== false && options.refresh !== "reload" &&
+          // the caller wants the network's own answer (any `refresh`) or nothing stored.
+          const sharesTheFetch = options.useCache !== false && options.refresh === undefined &&
             options.writeCache !== false && freshness !== "upcoming"
           return sharesTheFetch ? Effect.flatMap(cache.lead(key), (lead) => afterLead(request, lead, fetched)) : fetched
         }

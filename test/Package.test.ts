@@ -202,6 +202,20 @@ console.log("done")
     }
   })
 
+  it("with redis_url but without the optional ioredis, says how to install it and still fetches", async () => {
+    expect(Fs.existsSync(Path.join(project, "node_modules/ioredis"))).toBe(false)
+    const result = await run(process.execPath, [
+      "fetch.mjs",
+      MirrorServer.templateFor(origin),
+      Path.join(work, "cache-no-ioredis")
+    ], { cwd: project, env: { ...userEnv(), TIF1_REDIS_URL: "redis://127.0.0.1:1/0" } })
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout.trim()).toBe(fixtureDrivers.join(" "))
+    expect(result.stderr).toMatch(/^error: cache: redis_url is set but the optional dependency ioredis does not load/)
+    expect(result.stderr).toContain("`npm install ioredis@5`")
+    expect(result.stderr.trim().split("\n")).toHaveLength(1)
+  })
+
   it("require()s from a .cjs file", async () => {
     Fs.writeFileSync(
       Path.join(project, "require.cjs"),

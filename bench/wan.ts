@@ -41,6 +41,8 @@ export interface WanOptions {
   readonly concurrency: number
   readonly out: string
   readonly log: (line: string) => void
+  /** Run only the contenders whose name contains this (and the peer). */
+  readonly only?: string
 }
 
 /** One contender's result: wall seconds per repetition and the ratio of the median to curl's. */
@@ -174,6 +176,9 @@ export const runWan = async (options: WanOptions) => {
       { name: "tif1 session cold", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) },
       { name: "tif1 session warm", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) }
     ]
+  const chosen = options.only === undefined
+    ? contenders
+    : contenders.filter(({ name }) => name.includes(options.only!) || name.startsWith("curl --http2 --compressed"))
   options.log(
     `WAN profile: ${options.megabitsPerSecond} Mbit/s shared, ${options.roundTripMs} ms round trip, ` +
       "both from a user-space link (bench/link.ts; no netem on this kernel), " +
@@ -181,13 +186,14 @@ export const runWan = async (options: WanOptions) => {
         (synthetic.telemetryBytes / 1e6).toFixed(0)
       } MB), concurrency ${options.concurrency}`
   )
-  // One untimed pass: the server compresses each file once and keeps it; JIT warms.
+  // One untimed pass on each server: each compresses each content once and keeps it; JIT warms.
   await timedCurl(true)
   await many(links.h2.origin, true)
+  await many(links.h1.origin, false)
   const seconds = new Map<string, Array<number>>(contenders.map(({ name }) => [name, []]))
   const files = new Map<string, number>()
   for (let repetition = 0; repetition < options.repetitions; repetition++) {
-    for (const contender of contenders) {
+    for (const contender of chosen) {
       const result = await contender.run(repetition)
       seconds.get(contender.name)!.push(result.seconds)
       files.set(contender.name, result.files)
@@ -195,7 +201,7 @@ export const runWan = async (options: WanOptions) => {
     }
   }
   const peer = median(seconds.get("curl --http2 --compressed")!)
-  const results: Array<WanResult> = contenders.map(({ name }) => ({
+  const results: Array<WanResult> = chosen.map(({ name }) => ({
     contender: name,
     seconds: seconds.get(name)!,
     median: median(seconds.get(name)!),
@@ -245,11 +251,12 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLTo
     laps: smoke ? 3 : 50,
     repetitions: smoke ? 1 : flag("--repetitions", 3),
     concurrency: smoke ? 8 : 128,
+    ...(process.argv.includes("--only") ? { only: process.argv[process.argv.indexOf("--only") + 1]! } : {}),
     out: Path.join(
       here,
       "results",
       `wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${new Date().toISOString().slice(0, 10)}${
-        smoke ? "-smoke" : ""
+        smoke ? "-smoke" : process.argv.includes("--only") ? "-partial" : ""
       }.json`
     ),
     log: (line) => console.log(line)

@@ -116,6 +116,61 @@ describe("MirrorServer", () => {
       expect(again.body.equals(br.body)).toBe(true)
     }))
 
+  it.scopedLive("each content is compressed once: hard links and concurrent requests share one br and one gzip copy", () =>
+    Effect.gen(function*() {
+      const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-mirror-links-"))
+      const source = Path.join(fixturesRoot, "2025/Australian Grand Prix/Race/VER/1_tel.json")
+      const dir = Path.join(root, "2025/Australian Grand Prix/Race/VER")
+      Fs.mkdirSync(dir, { recursive: true })
+      Fs.copyFileSync(source, Path.join(dir, "1_tel.json"))
+      Fs.linkSync(Path.join(dir, "1_tel.json"), Path.join(dir, "2_tel.json"))
+      const mirror = yield* MirrorServer.make({ root })
+      const client = yield* clientFor(mirror, "h1")
+      const paths = [1, 2].map((lap) => `/2025/Australian%20Grand%20Prix/Race/VER/${lap}_tel.json`)
+      const bodies = yield* Effect.forEach(
+        Array.from({ length: 10 }, (_, i) => paths[i % 2]!),
+        (path) => get(client, path, { "accept-encoding": "br" }),
+        { concurrency: "unbounded" }
+      )
+      const original = Fs.readFileSync(source)
+      for (const response of bodies) {
+        expect(response.headers["content-encoding"]).toBe("br")
+        expect(Zlib.brotliDecompressSync(response.body).equals(original)).toBe(true)
+      }
+      expect(new Set(bodies.map((response) => response.headers.etag)).size).toBe(1)
+      expect(mirror.encodingsMade()).toBe(1)
+      const gzipped = yield* get(client, paths[1]!, { "accept-encoding": "gzip" })
+      expect(Zlib.gunzipSync(gzipped.body).equals(original)).toBe(true)
+      expect(mirror.encodingsMade()).toBe(2)
+      yield* get(client, paths[0]!, { "accept-encoding": "gzip" })
+      expect(mirror.encodingsMade()).toBe(2)
+      Fs.rmSync(root, { recursive: true, force: true })
+    }))
+
+  it.scopedLive("the h2 mirror answers HTTP/1.1 over TLS as well as HTTP/2, HEAD and 304 on both", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() })
+      const path = "/2025@main/Australian%20Grand%20Prix/Race/drivers.json"
+      const original = Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race/drivers.json"))
+      const h1 = yield* Effect.acquireRelease(
+        Effect.sync(() => new Client(mirror.origin, { connect: { ca: testCertificate().cert } })),
+        (client) => Effect.promise(() => client.close())
+      )
+      const h2 = yield* clientFor(mirror, "h2")
+      for (const client of [h1, h2]) {
+        const response = yield* get(client, path)
+        expect(response.status).toBe(200)
+        expect(response.body.equals(original)).toBe(true)
+        const head = yield* Effect.promise(() => client.request({ method: "HEAD", path }))
+        yield* Effect.promise(() => head.body.dump())
+        expect(head.statusCode).toBe(200)
+        expect(head.headers["content-length"]).toBe(String(original.length))
+        const again = yield* get(client, path, { "if-none-match": String(response.headers.etag) })
+        expect(again.status).toBe(304)
+      }
+      expect(mirror.hits()).toBe(6)
+    }))
+
   it.scopedLive("never serves a file outside its root", () =>
     Effect.gen(function*() {
       const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-root-"))

@@ -100,6 +100,11 @@ export interface MirrorServerService {
   /** Connections accepted so far, and open now. */
   readonly connectionsOpened: () => number
   readonly connectionsOpen: () => number
+  /**
+   * Compressed representations made so far: each content (by identity ETag) and coding is
+   * compressed once, however many paths or concurrent requests ask for it.
+   */
+  readonly encodingsMade: () => number
   /** Replace the fault mode at run time. */
   readonly setFaults: (faults: FaultMode | undefined) => void
   /** Zero the counters. */
@@ -155,20 +160,30 @@ export const fileInRoot = (rootReal: string, key: string): string | undefined =>
   return real.startsWith(rootReal + Path.sep) ? real : undefined
 }
 
+/** URL paths whose file key is remembered; past it, the memo starts again. */
+const maxRememberedKeys = 65_536
+
 /** How long a served file is trusted before the disk is checked again, ms. */
 const recheckMs = 1000
 
-interface CachedFile {
+/**
+ * One representation of a file's content (identity, br or gzip): the bytes sent and the response
+ * headers that go with them, built once and reused by every request for it.
+ */
+interface Representation {
   readonly body: Buffer
   readonly etag: string
+  readonly headers: Readonly<Record<string, string>>
+}
+
+interface CachedFile {
   readonly mtimeMs: number
-  /** Each encoding computed once, when first asked for, and kept. */
-  readonly encoded: Map<ContentCoding, Buffer>
+  readonly size: number
+  readonly identity: Representation
 }
 
 /** The encodings the mirror serves besides identity, in order of preference. */
 type ContentCoding = "br" | "gzip"
-
 /**
  * The coding to send for an `accept-encoding`, honouring q-values (RFC 9110 12.5.3): the
  * preferred of br and gzip with the highest q above 0 (`*` stands for codings not named), else
@@ -200,21 +215,120 @@ const noneMatch = (header: string | undefined, etag: string): boolean => {
   return header.split(",").some((tag) => tag.trim() === "*" || opaque(tag) === opaque(etag))
 }
 
-/** The ETag of one encoding of a file: each representation has its own (as jsDelivr's do). */
-const etagOf = (entry: CachedFile, coding: ContentCoding | undefined) =>
-  coding === undefined ? entry.etag : `${entry.etag.slice(0, -1)}-${coding}"`
+const representation = (body: Buffer, etag: string, coding: ContentCoding | undefined): Representation => {
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(body.length),
+    etag,
+    vary: "Accept-Encoding",
+    "cache-control": "public, max-age=604800"
+  }
+  if (coding !== undefined) headers["content-encoding"] = coding
+  return { body, etag, headers }
+}
 
-const compress = (coding: ContentCoding, body: Buffer): Buffer =>
+/**
+ * Compress on libuv's thread pool: a brotli pass over a telemetry file takes ~25 ms, which on the
+ * event loop would hold up every other request (a first pass over 1,000 files, 25 s).
+ */
+const compress = (coding: ContentCoding, body: Buffer, done: (error: Error | null, result: Buffer) => void) =>
   coding === "br"
-    ? Zlib.brotliCompressSync(body, {
+    ? Zlib.brotliCompress(body, {
       params: {
         // Quality 9: within a few percent of 11 on these files, several times faster to make.
         [Zlib.constants.BROTLI_PARAM_QUALITY]: 9,
         [Zlib.constants.BROTLI_PARAM_MODE]: Zlib.constants.BROTLI_MODE_TEXT,
         [Zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length
       }
-    })
-    : Zlib.gzipSync(body, { level: 6 })
+    }, done)
+    : Zlib.gzip(body, { level: 6 }, done)
+
+/**
+ * How one request is answered, whichever protocol carries it: the HTTP/1.1 `ServerResponse` or an
+ * HTTP/2 stream through the core API (the compatibility API's request and response objects cost
+ * more than serving a small file). Classes, not closures made per request.
+ */
+interface Reply {
+  /** Status and headers; `last` when no body follows. */
+  start(status: number, headers: Readonly<Record<string, string>>, last: boolean): void
+  write(chunk: Buffer, then?: () => void): void
+  end(chunk?: Buffer | string): void
+  /** Break the transfer: the HTTP/2 stream is reset, the HTTP/1.1 connection destroyed. */
+  reset(): void
+}
+
+class H1Reply implements Reply {
+  constructor(private readonly response: Http.ServerResponse) {}
+  start(status: number, headers: Readonly<Record<string, string>>, last: boolean) {
+    this.response.writeHead(status, headers)
+    if (last) this.response.end()
+  }
+  write(chunk: Buffer, then?: () => void) {
+    this.response.write(chunk, then)
+  }
+  end(chunk?: Buffer | string) {
+    if (chunk === undefined) this.response.end()
+    else this.response.end(chunk)
+  }
+  reset() {
+    this.response.socket?.destroy()
+  }
+}
+
+class H2Reply implements Reply {
+  constructor(private readonly stream: Http2.ServerHttp2Stream) {}
+  start(status: number, headers: Readonly<Record<string, string>>, last: boolean) {
+    // `respond` copies the headers it is given, so the kept objects are passed as they are.
+    if (this.stream.destroyed) return
+    this.stream.respond(status === 200 ? headers : { ...headers, ":status": status }, { endStream: last })
+  }
+  write(chunk: Buffer, then?: () => void) {
+    if (!this.stream.destroyed) this.stream.write(chunk, then)
+  }
+  end(chunk?: Buffer | string) {
+    if (this.stream.destroyed) return
+    if (chunk === undefined) this.stream.end()
+    else this.stream.end(chunk)
+  }
+  reset() {
+    this.stream.close(Http2.constants.NGHTTP2_INTERNAL_ERROR)
+  }
+}
+
+const ignoreError = () => {}
+
+/** Send a file's chosen representation (or the 304, HEAD, or fault variant of it). */
+const sendRepresentation = (
+  reply: Reply,
+  chosen: Representation | Error,
+  method: string | undefined,
+  ifNoneMatch: string | undefined,
+  fault: FaultRule | undefined
+) => {
+  if (chosen instanceof Error) {
+    reply.start(500, { "content-type": "text/plain" }, false)
+    return reply.end(`could not encode: ${chosen.message}`)
+  }
+  if (noneMatch(ifNoneMatch, chosen.etag)) return reply.start(304, { etag: chosen.etag, vary: "Accept-Encoding" }, true)
+  if (method === "HEAD") return reply.start(200, chosen.headers, true)
+  if (fault === undefined) {
+    reply.start(200, chosen.headers, false)
+    return reply.end(chosen.body)
+  }
+  const half = chosen.body.subarray(0, Math.floor(chosen.body.length / 2))
+  if (fault.truncate) {
+    // A complete HTTP response whose content is cut short.
+    reply.start(200, { ...chosen.headers, "content-length": String(half.length) }, false)
+    return reply.end(half)
+  }
+  reply.start(200, chosen.headers, false)
+  if (fault.resetMidBody) return reply.write(half, () => reply.reset())
+  if (fault.slowBodyMs !== undefined) {
+    reply.write(half)
+    return setTimeout(() => reply.end(chosen.body.subarray(half.length)), fault.slowBodyMs)
+  }
+  reply.end(chosen.body)
+}
 
 /**
  * Start a mirror as a scoped resource (closed, with every connection, when the scope closes).
@@ -252,6 +366,7 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
       const hitsByPath = new Map<string, number>()
       let totalHits = 0
       let opened = 0
+      let made = 0
       const sockets = new Set<Socket | Http2.Http2Session>()
       const files = new Map<string, CachedFile>()
 
@@ -259,12 +374,44 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         const stat = Fs.statSync(file)
         if (!stat.isFile()) return undefined
         const cached = files.get(file)
-        if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.body.length === stat.size) return cached
+        if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached
         const body = Fs.readFileSync(file)
         const etag = `"${Crypto.createHash("sha1").update(body).digest("base64url")}"`
-        const entry: CachedFile = { body, etag, mtimeMs: stat.mtimeMs, encoded: new Map() }
+        const entry: CachedFile = {
+          mtimeMs: stat.mtimeMs,
+          size: stat.size,
+          identity: representation(body, etag, undefined)
+        }
         files.set(file, entry)
         return entry
+      }
+
+      /**
+       * Compressed representations by content (identity ETag and coding), so files with the same
+       * bytes (hard links, a file served under two paths) are compressed once; and the requests
+       * that arrive while one is being made wait for it rather than making it again.
+       */
+      const encoded = new Map<string, Representation>()
+      const encoding = new Map<string, Array<(made: Representation | Error) => void>>()
+      const withEncoded = (
+        identity: Representation,
+        coding: ContentCoding,
+        then: (made: Representation | Error) => void
+      ) => {
+        const key = identity.etag + coding
+        const kept = encoded.get(key)
+        if (kept !== undefined) return then(kept)
+        const waiting = encoding.get(key)
+        if (waiting !== undefined) return waiting.push(then)
+        encoding.set(key, [then])
+        made++
+        compress(coding, identity.body, (error, body) => {
+          const made = error ?? representation(body, `${identity.etag.slice(0, -1)}-${coding}"`, coding)
+          if (!(made instanceof Error)) encoded.set(key, made)
+          const waiters = encoding.get(key)!
+          encoding.delete(key)
+          for (const waiter of waiters) waiter(made)
+        })
       }
 
       /**
@@ -289,6 +436,16 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         return entry
       }
 
+      /** `mirrorKey` by URL path, remembered (decoding and checking segments was 7% of a small request). */
+      const keys = new Map<string, string | undefined>()
+      const keyOf = (urlPath: string) => {
+        if (keys.has(urlPath)) return keys.get(urlPath)
+        const key = mirrorKey(urlPath)
+        if (keys.size >= maxRememberedKeys) keys.clear()
+        keys.set(urlPath, key)
+        return key
+      }
+
       const pickFault = (key: string): FaultRule | undefined => {
         for (const rule of faults?.rules ?? []) {
           if (rule.match !== "*" && !key.includes(rule.match)) continue
@@ -303,66 +460,60 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         return undefined
       }
 
-      const handle = (request: Http.IncomingMessage | Http2.Http2ServerRequest, response: any) => {
-        const respond = () => {
-          const mirrored = request.method === "GET" || request.method === "HEAD"
-            ? mirrorKey(request.url ?? "/")
-            : undefined
-          const key = mirrored ?? decodeURIComponentSafe(request.url ?? "")
-          totalHits++
-          hitsByPath.set(key, (hitsByPath.get(key) ?? 0) + 1)
-          const fault = pickFault(key)
-          if (fault?.status !== undefined) {
-            const headers: Record<string, string> = { "content-type": "text/plain" }
-            if (fault.retryAfterSeconds !== undefined) headers["retry-after"] = String(fault.retryAfterSeconds)
-            response.writeHead(fault.status, headers)
-            return response.end(`fault ${fault.status}`)
-          }
-          const entry = mirrored === undefined ? undefined : lookup(mirrored)
-          if (entry === undefined) {
-            response.writeHead(404, { "content-type": "text/plain" })
-            return response.end("Not Found")
-          }
-          const coding = negotiateEncoding(request.headers["accept-encoding"] as string | undefined)
-          const etag = etagOf(entry, coding)
-          if (noneMatch(request.headers["if-none-match"] as string | undefined, etag)) {
-            response.writeHead(304, { etag, vary: "Accept-Encoding" })
-            return response.end()
-          }
-          let whole = entry.body
-          if (coding !== undefined) {
-            let kept = entry.encoded.get(coding)
-            if (kept === undefined) entry.encoded.set(coding, kept = compress(coding, entry.body))
-            whole = kept
-          }
-          // A truncated body is a complete HTTP response whose content is cut short.
-          const body = fault?.truncate ? whole.subarray(0, Math.floor(whole.length / 2)) : whole
-          const headers: Record<string, string> = {
-            "content-type": "application/json; charset=utf-8",
-            "content-length": String(body.length),
-            etag,
-            vary: "Accept-Encoding",
-            "cache-control": "public, max-age=604800"
-          }
-          if (coding !== undefined) headers["content-encoding"] = coding
-          response.writeHead(200, headers)
-          if (request.method === "HEAD") return response.end()
-          if (fault?.resetMidBody) {
-            return response.write(body.subarray(0, Math.floor(body.length / 2)), () => {
-              const stream = (response as Http2.Http2ServerResponse).stream
-              if (stream !== undefined) stream.close(Http2.constants.NGHTTP2_INTERNAL_ERROR)
-              else (response as Http.ServerResponse).socket?.destroy()
-            })
-          }
-          if (fault?.slowBodyMs !== undefined) {
-            response.write(body.subarray(0, Math.floor(body.length / 2)))
-            return setTimeout(() => response.end(body.subarray(Math.floor(body.length / 2))), fault.slowBodyMs)
-          }
-          response.end(body)
+      /** Answer one request (method, URL path and the two headers that matter) through `reply`. */
+      const respond = (
+        method: string | undefined,
+        url: string | undefined,
+        acceptEncoding: string | undefined,
+        ifNoneMatch: string | undefined,
+        reply: Reply
+      ) => {
+        const mirrored = method === "GET" || method === "HEAD" ? keyOf(url ?? "/") : undefined
+        const key = mirrored ?? decodeURIComponentSafe(url ?? "")
+        totalHits++
+        hitsByPath.set(key, (hitsByPath.get(key) ?? 0) + 1)
+        const fault = pickFault(key)
+        if (fault?.status !== undefined) {
+          const headers: Record<string, string> = { "content-type": "text/plain" }
+          if (fault.retryAfterSeconds !== undefined) headers["retry-after"] = String(fault.retryAfterSeconds)
+          reply.start(fault.status, headers, false)
+          return reply.end(`fault ${fault.status}`)
         }
+        const entry = mirrored === undefined ? undefined : lookup(mirrored)
+        if (entry === undefined) {
+          reply.start(404, { "content-type": "text/plain" }, false)
+          return reply.end("Not Found")
+        }
+        const coding = negotiateEncoding(acceptEncoding)
+        if (coding === undefined) return sendRepresentation(reply, entry.identity, method, ifNoneMatch, fault)
+        withEncoded(entry.identity, coding, (made) => sendRepresentation(reply, made, method, ifNoneMatch, fault))
+      }
+      const handle: typeof respond = (method, url, acceptEncoding, ifNoneMatch, reply) => {
         const latency = faults?.latencyMs ?? 0
-        if (latency > 0) setTimeout(respond, latency)
-        else respond()
+        if (latency > 0) setTimeout(respond, latency, method, url, acceptEncoding, ifNoneMatch, reply)
+        else respond(method, url, acceptEncoding, ifNoneMatch, reply)
+      }
+      const onRequest = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+        // HTTP/2 streams are answered by `onStream`; only HTTP/1.x requests come here.
+        if (request.httpVersionMajor >= 2) return
+        handle(
+          request.method,
+          request.url,
+          request.headers["accept-encoding"],
+          request.headers["if-none-match"],
+          new H1Reply(response)
+        )
+      }
+      const onStream = (stream: Http2.ServerHttp2Stream, headers: Http2.IncomingHttpHeaders) => {
+        // A stream the client resets must not become an unhandled error event.
+        stream.on("error", ignoreError)
+        handle(
+          headers[":method"],
+          headers[":path"],
+          headers["accept-encoding"],
+          headers["if-none-match"],
+          new H2Reply(stream)
+        )
       }
 
       // Like a CDN edge: many concurrent streams with large bodies in flight on one session
@@ -379,13 +530,23 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
           requestTimeout: headersTimeoutMs, // a GET has no body: its request is its headers
           // Node checks those timeouts on this interval (30 s by default): a tenth keeps them honest.
           connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 10)))
-        }, handle)
+        }, onRequest)
         : protocol === "h2c"
-        ? Http2.createServer(h2Options, handle)
-        : Http2.createSecureServer(
-          { ...certificate!, allowHTTP1: true, handshakeTimeout: headersTimeoutMs, ...h2Options },
-          handle
-        )
+        ? Http2.createServer(h2Options)
+        : Http2.createSecureServer({
+          ...certificate!,
+          allowHTTP1: true,
+          handshakeTimeout: headersTimeoutMs,
+          ...h2Options
+        })
+      if (!(server instanceof Http.Server)) {
+        // Node wraps every HTTP/2 stream in compatibility objects as soon as a `request` listener
+        // is added (a `newListener` hook); the listener is only for HTTP/1.1 over TLS here, so the
+        // hook goes first and streams are answered by the core API.
+        server.removeAllListeners("newListener")
+        server.on("request", onRequest)
+        server.on("stream", onStream)
+      }
       server.maxConnections = options.maxConnections ?? defaultMaxConnections
       const track = (socket: Socket | Http2.Http2Session) => {
         opened++
@@ -424,6 +585,7 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
           hits: (path) => (path === undefined ? totalHits : hitsByPath.get(path) ?? 0),
           connectionsOpened: () => opened,
           connectionsOpen: () => sockets.size,
+          encodingsMade: () => made,
           setFaults: (next) => {
             faults = next
             ruleCounters.clear()

@@ -159,7 +159,7 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
 }
 
 /** Run `task` over `items` with at most `concurrency` in flight; results in input order. */
-const pool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (item: A) => Promise<B>) => {
+export const pool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (item: A) => Promise<B>) => {
   const results: Array<B> = new Array(items.length)
   let next = 0
   const worker = async () => {
@@ -176,8 +176,8 @@ const pool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (i
 const urlOf = benchUrl
 
 /** GET and parse like a careful user of raw undici would (Python's bare NaN accepted). */
-const rawJson = async (dispatcher: Dispatcher, url: string): Promise<unknown | undefined> => {
-  const response = await request(url, { dispatcher })
+export const rawJson = async (dispatcher: Dispatcher, url: string, headers?: Record<string, string>): Promise<unknown | undefined> => {
+  const response = await request(url, headers === undefined ? { dispatcher } : { dispatcher, headers })
   const text = await response.body.text()
   if (response.statusCode === 404) return undefined
   if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`)

@@ -21,7 +21,8 @@ import { templateFor } from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { SessionLoader } from "../src/services/SessionLoader.js"
-import { ServerProcess } from "./run.js"
+import { Pool, interceptors } from "undici"
+import { pool, rawJson, ServerProcess } from "./run.js"
 import type { ServerKey } from "./server.js"
 import { benchSession, benchUrl, buildSyntheticSession } from "./synthetic.js"
 
@@ -156,6 +157,28 @@ export const runWan = async (options: WanOptions) => {
     await runtime.dispose()
     return { seconds, files: loaded.summary.delivered }
   }
+  /**
+   * What a Node user would write with undici alone: one HTTP/2 connection with undici's default
+   * windows, `interceptors.decompress`, every body read and parsed (as tif1 does; curl does not parse).
+   */
+  const rawUndici = async () => {
+    const dispatcher = new Pool(links.h2.origin, {
+      allowH2: true,
+      connections: 1,
+      pipelining: options.concurrency,
+      maxConcurrentStreams: options.concurrency,
+      connect: { ca: server.ready.cert }
+    }).compose(interceptors.decompress())
+    const started = performance.now()
+    const bodies = await pool(
+      paths,
+      options.concurrency,
+      (path) => rawJson(dispatcher, urlOf(links.h2.origin, path), { "accept-encoding": "br, gzip" })
+    )
+    const seconds = (performance.now() - started) / 1000
+    await dispatcher.close()
+    return { seconds, files: bodies.filter((body) => body !== undefined).length }
+  }
   const timedCurl = async (compressed: boolean) => {
     const started = performance.now()
     const files = await curl(
@@ -171,6 +194,7 @@ export const runWan = async (options: WanOptions) => {
     [
       { name: "curl --http2 --compressed", run: () => timedCurl(true) },
       { name: "curl --http2", run: () => timedCurl(false) },
+      { name: "undici h2 + decompress", run: rawUndici },
       { name: "tif1 h2 fetchMany", run: () => many(links.h2.origin, true) },
       { name: "tif1 h1 fetchMany (128 sockets)", run: () => many(links.h1.origin, false) },
       { name: "tif1 session cold", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) },

@@ -176,7 +176,11 @@ export const pool = async <A, B>(items: ReadonlyArray<A>, concurrency: number, t
 const urlOf = benchUrl
 
 /** GET and parse like a careful user of raw undici would (Python's bare NaN accepted). */
-export const rawJson = async (dispatcher: Dispatcher, url: string, headers?: Record<string, string>): Promise<unknown | undefined> => {
+export const rawJson = async (
+  dispatcher: Dispatcher,
+  url: string,
+  headers?: Record<string, string>
+): Promise<unknown | undefined> => {
   const response = await request(url, headers === undefined ? { dispatcher } : { dispatcher, headers })
   const text = await response.body.text()
   if (response.statusCode === 404) return undefined

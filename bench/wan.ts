@@ -16,12 +16,13 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { interceptors, Pool } from "undici"
 import { layerConfig } from "../src/layers/Tif1.js"
 import { templateFor } from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
 import { Fetcher } from "../src/services/Fetcher.js"
+import type { HttpSessionOptions } from "../src/services/HttpSession.js"
 import { SessionLoader } from "../src/services/SessionLoader.js"
-import { Pool, interceptors } from "undici"
 import { pool, rawJson, ServerProcess } from "./run.js"
 import type { ServerKey } from "./server.js"
 import { benchSession, benchUrl, buildSyntheticSession } from "./synthetic.js"
@@ -29,6 +30,9 @@ import { benchSession, benchUrl, buildSyntheticSession } from "./synthetic.js"
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
 const tsxLoader = new URL("../node_modules/tsx/dist/loader.mjs", import.meta.url).href
+
+/** undici's own HTTP/2 windows (7.x: 256 KB a stream, 512 KB a connection), to show what tif1's change. */
+const undiciDefaultWindows = { stream: 256 * 1024, connection: 512 * 1024 }
 
 /**
  * What one run of the profile measures.
@@ -121,7 +125,7 @@ export const runWan = async (options: WanOptions) => {
   Fs.writeFileSync(caFile, server.ready.cert)
   const paths = synthetic.telemetryPaths
   const urlOf = benchUrl
-  const runtimeFor = (origin: string, overrides: Tif1ConfigOverrides) =>
+  const runtimeFor = (origin: string, overrides: Tif1ConfigOverrides, windows?: HttpSessionOptions["h2Windows"]) =>
     ManagedRuntime.make(layerConfig({
       cdns: [templateFor(origin)],
       connectionStatsLogInterval: 0,
@@ -130,9 +134,9 @@ export const runWan = async (options: WanOptions) => {
       offlineMode: false,
       maxRetries: 0,
       ...overrides
-    }, { http: { ca: server.ready.cert } }))
-  const many = async (origin: string, multiplexed: boolean) => {
-    const runtime = runtimeFor(origin, { enableCache: false, httpMultiplexed: multiplexed })
+    }, { http: windows === undefined ? { ca: server.ready.cert } : { ca: server.ready.cert, h2Windows: windows } }))
+  const many = async (origin: string, multiplexed: boolean, windows?: HttpSessionOptions["h2Windows"]) => {
+    const runtime = runtimeFor(origin, { enableCache: false, httpMultiplexed: multiplexed }, windows)
     await runtime.runPromise(Effect.void)
     const started = performance.now()
     const results = await runtime.runPromise(
@@ -196,6 +200,10 @@ export const runWan = async (options: WanOptions) => {
       { name: "curl --http2", run: () => timedCurl(false) },
       { name: "undici h2 + decompress", run: rawUndici },
       { name: "tif1 h2 fetchMany", run: () => many(links.h2.origin, true) },
+      {
+        name: "tif1 h2, undici's default windows",
+        run: () => many(links.h2.origin, true, undiciDefaultWindows)
+      },
       { name: "tif1 h1 fetchMany (128 sockets)", run: () => many(links.h1.origin, false) },
       { name: "tif1 session cold", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) },
       { name: "tif1 session warm", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) }

@@ -291,6 +291,44 @@ describe("HttpSession", () => {
     }))
 })
 
+describe("HttpSession HTTP/2 windows", () => {
+  /** What the server sees of the client's flow control: its stream window setting and its connection window. */
+  const windowsSeen = (options: HttpSession.HttpSessionOptions) =>
+    Effect.gen(function*() {
+      let seen: { stream: number | undefined; connection: number | undefined } | undefined
+      const server = yield* startServer("h2", (request: any, response: any) => {
+        const session = request.stream.session
+        seen = { stream: session.remoteSettings.initialWindowSize, connection: session.state.remoteWindowSize }
+        serveJson(request, response)
+      })
+      // Two requests: the client's connection WINDOW_UPDATE may land just after the first stream opens.
+      yield* withSession({}, (session) =>
+        Effect.zip(session.get(`${server.origin}/a`), session.get(`${server.origin}/b`)), options)
+      return seen
+    })
+
+  it.scoped("a connection offers 4 MiB a stream and 16 MiB in all by default, as `h2Windows` says otherwise", () =>
+    Effect.gen(function*() {
+      const byDefault = yield* windowsSeen({})
+      expect(byDefault?.stream).toBe(4 * 1024 * 1024)
+      // The connection window the server may still fill: 16 MiB less the first response's bytes.
+      expect(byDefault?.connection).toBeGreaterThan(16 * 1024 * 1024 - 2 * payload.length)
+      const chosen = yield* windowsSeen({ h2Windows: { stream: 1024 * 1024, connection: 2 * 1024 * 1024 } })
+      expect(chosen?.stream).toBe(1024 * 1024)
+      expect(chosen?.connection).toBeGreaterThan(2 * 1024 * 1024 - 2 * payload.length)
+      expect(chosen?.connection).toBeLessThanOrEqual(2 * 1024 * 1024)
+    }))
+
+  it.effect("windows HTTP/2 does not allow are refused with what was wrong", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        withSession({}, () => Effect.void, { h2Windows: { stream: 1000, connection: 2 ** 20 } })
+      )
+      expect(exit._tag).toBe("Failure")
+      expect(String(exit)).toContain("h2Windows must be integers from 65,535")
+    }))
+})
+
 describe("HttpSession and GOAWAY", () => {
   it.scoped("a GOAWAY fails no request: the session opens a new connection and carries on", () =>
     Effect.gen(function*() {

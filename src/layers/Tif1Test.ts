@@ -25,6 +25,7 @@ import * as Cache from "../services/Cache.js"
 import { DnsResolver } from "../services/DnsResolver.js"
 import {
   type ConnectionStats,
+  defaultH2Windows,
   type HttpResponse,
   HttpSession,
   makeWithDispatcher,
@@ -108,6 +109,7 @@ export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
             multiplexed: false,
             maxStreamsPerConnection: 1,
             maxH2ConnectionsPerOrigin: 1,
+            h2Windows: defaultH2Windows,
             connectTimeoutMs: 1000,
             lookup: undefined,
             ca: undefined

@@ -113,7 +113,19 @@ export interface HttpSessionOptions {
   readonly maxStreamsPerConnection?: number
   /** HTTP/2 connections per origin at most. Default 2. */
   readonly maxH2ConnectionsPerOrigin?: number
+  /**
+   * HTTP/2 flow-control windows in bytes: `stream` per stream, `connection` per connection.
+   * Default 4 MiB and 16 MiB (sized for a long fat pipe; see `routingDispatcher.ts`). For
+   * measurements and constrained clients; a larger window only allows more in flight.
+   */
+  readonly h2Windows?: { readonly stream: number; readonly connection: number }
 }
+
+/** A flow-control window HTTP/2 allows (RFC 9113 6.9.1), no smaller than the protocol's default. */
+const validWindow = (bytes: number) => Number.isInteger(bytes) && bytes >= 65_535 && bytes <= 2 ** 31 - 1
+
+/** Default `h2Windows`. */
+export const defaultH2Windows = { stream: 4 * 1024 * 1024, connection: 16 * 1024 * 1024 } as const
 
 /** An undici or socket error as a `NetworkError` kind and a reason for people. */
 const classify = (error: unknown): { readonly kind: NetworkErrorKind; readonly reason: string } => {
@@ -407,6 +419,12 @@ export const makeWithDispatcher = (
  */
 export const make = (options: HttpSessionOptions = {}) =>
   Effect.gen(function*() {
+    const windows = options.h2Windows
+    if (windows !== undefined && !([windows.stream, windows.connection].every(validWindow))) {
+      return yield* Effect.dieMessage(
+        `HttpSession: h2Windows must be integers from 65,535 to 2,147,483,647 bytes, got ${JSON.stringify(windows)}`
+      )
+    }
     const config = yield* Tif1Config
     const resolver = yield* DnsResolver
     const dispatcher = yield* Effect.acquireRelease(
@@ -418,6 +436,7 @@ export const make = (options: HttpSessionOptions = {}) =>
           multiplexed: config.httpMultiplexed,
           maxStreamsPerConnection: options.maxStreamsPerConnection ?? 100,
           maxH2ConnectionsPerOrigin: options.maxH2ConnectionsPerOrigin ?? 2,
+          h2Windows: options.h2Windows ?? defaultH2Windows,
           connectTimeoutMs: Math.min(config.timeout * 1000, 10_000),
           lookup: resolver.lookup,
           ca: options.ca,

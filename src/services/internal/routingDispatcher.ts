@@ -32,6 +32,8 @@ export interface RoutingOptions {
   readonly multiplexed: boolean
   readonly maxStreamsPerConnection: number
   readonly maxH2ConnectionsPerOrigin: number
+  /** HTTP/2 flow-control windows, bytes. */
+  readonly h2Windows: { readonly stream: number; readonly connection: number }
   readonly connectTimeoutMs: number
   readonly lookup: LookupFunction | undefined
   readonly ca: string | Buffer | ReadonlyArray<string | Buffer> | undefined
@@ -249,8 +251,9 @@ export class RoutingDispatcher extends Dispatcher {
       // for the connection covers that with room; 4 MB a stream lets one large file use a fast
       // link alone while 128 telemetry streams (about 200 KB each) all fit in the connection's.
       // Memory is not reserved up front: the windows only bound what may be in flight.
-      initialWindowSize: 4 * 1024 * 1024,
-      connectionWindowSize: 16 * 1024 * 1024,
+      // (HttpSession's `defaultH2Windows`; measured in `npm run bench:wan`.)
+      initialWindowSize: this.options.h2Windows.stream,
+      connectionWindowSize: this.options.h2Windows.connection,
       keepAliveTimeout: this.options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.options.keepAliveTimeoutMs,
       connect: this.connector(true, onConnected)

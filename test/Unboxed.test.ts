@@ -14,7 +14,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as V8 from "node:v8"
 import { Tif1Config } from "../src/schema/Config.js"
-import { decodeTable } from "../src/schema/payloads/columns.js"
+import { decodeTable, knownNumericColumns } from "../src/schema/payloads/columns.js"
 import * as Cache from "../src/services/Cache.js"
 import { deepFreeze } from "../src/services/internal/json.js"
 
@@ -88,6 +88,30 @@ describe("numeric columns stay unboxed", () => {
       }).pipe(Effect.provide(Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))))
       expect(stats.sqlite.entries).toBe(writes)
       expect(boxed).toBe(0)
+      Fs.rmSync(cacheDir, { recursive: true, force: true })
+    }))
+
+  it.effect("a column read back from SQLite is known numeric: decoding delivers that array, unboxed, unchecked", () =>
+    Effect.gen(function*() {
+      const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-known-"))
+      const layer = Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+      const key = "2025/x/Race/VER/1_tel.json"
+      yield* Effect.flatMap(Cache.Cache, (cache) => cache.set(key, { numbers: doubles(), names: strings() })).pipe(
+        Effect.provide(layer)
+      )
+      // A new stack: the value comes from the SQLite row, not the memory tier.
+      const read = yield* Effect.flatMap(Cache.Cache, (cache) => cache.get(key)).pipe(Effect.provide(layer))
+      const numbers = (read as { value: { numbers: Array<number> } }).value.numbers
+      expect(numbers).toEqual(doubles())
+      expect(knownNumericColumns.has(numbers)).toBe(true)
+      expect(hasDoubleElements(numbers)).toBe(true)
+      const spec = { name: "table", columns: { numbers: "number", names: "string" } } as const
+      const decoded = decodeTable({ numbers, names: strings() }, spec) as { value: { numbers: ReadonlyArray<number> } }
+      expect(decoded.value.numbers).toBe(numbers)
+      // Arrays from anywhere else are still checked, value by value.
+      const mixed: Array<unknown> = doubles()
+      mixed[3] = "x"
+      expect(decodeTable({ numbers: mixed, names: strings() }, spec)).toHaveProperty("error")
       Fs.rmSync(cacheDir, { recursive: true, force: true })
     }))
 })

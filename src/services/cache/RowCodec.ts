@@ -11,6 +11,7 @@ import * as Either from "effect/Either"
 import * as Crypto from "node:crypto"
 import * as V8 from "node:v8"
 import * as Zlib from "node:zlib"
+import { knownNumericColumns } from "../../schema/payloads/columns.js"
 import { parseJsonBytes } from "../internal/json.js"
 import type { JsonObject, Validators } from "./CacheStore.js"
 
@@ -91,6 +92,7 @@ const unpackNumericColumns = (value: unknown): unknown => {
   if (value instanceof Float64Array) {
     const column = new Array<number>(value.length)
     for (let index = 0; index < value.length; index++) column[index] = value[index]!
+    knownNumericColumns.add(column)
     return column
   }
   const container = value as Record<string, unknown>

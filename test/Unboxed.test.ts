@@ -101,7 +101,9 @@ describe("numeric columns stay unboxed", () => {
       )
       // A new stack: the value comes from the SQLite row, not the memory tier.
       const read = yield* Effect.flatMap(Cache.Cache, (cache) => cache.get(key)).pipe(Effect.provide(layer))
-      const numbers = (read as { value: { numbers: Array<number> } }).value.numbers
+      if (read._tag !== "Hit") throw new Error(`expected a hit, got ${read._tag}`)
+      expect(read.tier).toBe("sqlite")
+      const numbers = read.value.numbers as Array<number>
       expect(numbers).toEqual(doubles())
       expect(knownNumericColumns.has(numbers)).toBe(true)
       expect(hasDoubleElements(numbers)).toBe(true)

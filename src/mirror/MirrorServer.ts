@@ -2,8 +2,9 @@
  * `MirrorServer`: serves a folder in CDN layout over HTTP/1.1, HTTP/2 over TLS (a generated
  * self-signed certificate, HTTP/1.1 still accepted), or h2c. URLs:
  * `/{year}@main/{Event}/{Session}/{file}` (jsDelivr shape) and `/{year}/{Event}/{Session}/{file}`
- * (use the template `{origin}/{year}/{gp}/{session}/{path}`). ETag and 304, gzip when asked,
- * `application/json`, and never a file outside its root (`..` in any encoding, absolute paths and
+ * (use the template `{origin}/{year}/{gp}/{session}/{path}`). Like jsDelivr: br or gzip as asked
+ * (q-values honoured; each content compressed once and kept), `Vary: Accept-Encoding`, an ETag per
+ * encoding and 304 on `If-None-Match`, `application/json`; and never a file outside its root (`..` in any encoding, absolute paths and
  * symlinks that leave the root are 404). A fault mode (off unless asked) injects 404/429/503,
  * resets, truncation, slow bodies, latency and GOAWAY, for tests and benchmarks.
  *
@@ -184,6 +185,7 @@ interface CachedFile {
 
 /** The encodings the mirror serves besides identity, in order of preference. */
 type ContentCoding = "br" | "gzip"
+
 /**
  * The coding to send for an `accept-encoding`, honouring q-values (RFC 9110 12.5.3): the
  * preferred of br and gzip with the highest q above 0 (`*` stands for codings not named), else
@@ -215,6 +217,7 @@ const noneMatch = (header: string | undefined, etag: string): boolean => {
   return header.split(",").some((tag) => tag.trim() === "*" || opaque(tag) === opaque(etag))
 }
 
+/** A representation of `body`, with the headers every 200 for it carries. */
 const representation = (body: Buffer, etag: string, coding: ContentCoding | undefined): Representation => {
   const headers: Record<string, string> = {
     "content-type": "application/json; charset=utf-8",
@@ -383,6 +386,8 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
           identity: representation(body, etag, undefined)
         }
         files.set(file, entry)
+        if (cached !== undefined) release(cached.identity.etag)
+        hold(etag)
         return entry
       }
 
@@ -392,6 +397,15 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
        * that arrive while one is being made wait for it rather than making it again.
        */
       const encoded = new Map<string, Representation>()
+      /** Files whose current content has an ETag: when none has it any more, its copies go. */
+      const holders = new Map<string, number>()
+      const hold = (etag: string) => holders.set(etag, (holders.get(etag) ?? 0) + 1)
+      const release = (etag: string) => {
+        const left = (holders.get(etag) ?? 1) - 1
+        if (left > 0) return holders.set(etag, left)
+        holders.delete(etag)
+        for (const coding of ["br", "gzip"] as const) encoded.delete(etag + coding)
+      }
       const encoding = new Map<string, Array<(made: Representation | Error) => void>>()
       const withEncoded = (
         identity: Representation,

@@ -124,7 +124,11 @@ export interface HttpSessionOptions {
 /** A flow-control window HTTP/2 allows (RFC 9113 6.9.1), no smaller than the protocol's default. */
 const validWindow = (bytes: number) => Number.isInteger(bytes) && bytes >= 65_535 && bytes <= 2 ** 31 - 1
 
-/** Default `h2Windows`. */
+/**
+ * Default `h2Windows`.
+ *
+ * @since 0.3.0
+ */
 export const defaultH2Windows = { stream: 4 * 1024 * 1024, connection: 16 * 1024 * 1024 } as const
 
 /** An undici or socket error as a `NetworkError` kind and a reason for people. */

@@ -288,7 +288,7 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLTo
       here,
       "results",
       `wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${new Date().toISOString().slice(0, 10)}${
-        smoke ? "-smoke" : process.argv.includes("--only") ? "-partial" : ""
+        smoke ? "-smoke" : process.argv.includes("--only") ? `-only-${process.argv[process.argv.indexOf("--only") + 1]}` : ""
       }.json`
     ),
     log: (line) => console.log(line)

@@ -276,6 +276,8 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLTo
   const smoke = process.argv.includes("--smoke")
   const megabitsPerSecond = flag("--rate", 100)
   const roundTripMs = flag("--rtt", 30)
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined
+  const suffix = smoke ? "-smoke" : only === undefined ? "" : `-only-${only}`
   runWan({
     megabitsPerSecond,
     roundTripMs,
@@ -283,13 +285,11 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLTo
     laps: smoke ? 3 : 50,
     repetitions: smoke ? 1 : flag("--repetitions", 3),
     concurrency: smoke ? 8 : 128,
-    ...(process.argv.includes("--only") ? { only: process.argv[process.argv.indexOf("--only") + 1]! } : {}),
+    ...(only === undefined ? {} : { only }),
     out: Path.join(
       here,
       "results",
-      `wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${new Date().toISOString().slice(0, 10)}${
-        smoke ? "-smoke" : process.argv.includes("--only") ? `-only-${process.argv[process.argv.indexOf("--only") + 1]}` : ""
-      }.json`
+      `wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${new Date().toISOString().slice(0, 10)}${suffix}.json`
     ),
     log: (line) => console.log(line)
   }).catch((error) => {

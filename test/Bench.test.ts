@@ -82,12 +82,14 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     expect(results.map((result) => result.contender)).toEqual([
       "curl --http2 --compressed",
       "curl --http2",
+      "undici h2 + decompress",
       "tif1 h2 fetchMany",
+      "tif1 h2, undici's default windows",
       "tif1 h1 fetchMany (128 sockets)",
       "tif1 session cold",
       "tif1 session warm"
     ])
-    for (const result of results.slice(0, 4)) expect(result.files, result.contender).toBe(2 * 3)
+    for (const result of results.slice(0, 6)) expect(result.files, result.contender).toBe(2 * 3)
     expect(results[0]!.ratio).toBe(1)
     expect(JSON.parse(Fs.readFileSync(out, "utf8")).results).toEqual(JSON.parse(JSON.stringify(results)))
   })

@@ -420,11 +420,12 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         encoding.set(key, [then])
         made++
         compress(coding, identity.body, (error, body) => {
-          const made = error ?? representation(body, `${identity.etag.slice(0, -1)}-${coding}"`, coding)
-          if (!(made instanceof Error)) encoded.set(key, made)
+          const result = error ?? representation(body, `${identity.etag.slice(0, -1)}-${coding}"`, coding)
+          // Kept only while some file still has this content (it may have changed meanwhile).
+          if (!(result instanceof Error) && holders.has(identity.etag)) encoded.set(key, result)
           const waiters = encoding.get(key)!
           encoding.delete(key)
-          for (const waiter of waiters) waiter(made)
+          for (const waiter of waiters) waiter(result)
         })
       }
 

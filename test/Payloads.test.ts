@@ -4,6 +4,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { decodeColumn } from "../src/schema/payloads/columns.js"
 import {
   type CircuitMap,
   type Corners,
@@ -99,6 +100,20 @@ describe("payload schemas", () => {
     expect(tel.drs[0]).toBe(false)
     expect(tel.dataKey).toBe("2025-Australian Grand Prix-Race-VER-1")
     expect(tel.speed).toHaveLength(879)
+  })
+
+  it("boolean columns: 0/1 numbers, booleans, mixed and missing values, and what is refused", () => {
+    expect(decodeColumn("brake", [0, 1, 1, 0], "boolean")).toEqual({ values: [false, true, true, false] })
+    expect(decodeColumn("brake", [true, 0, 1], "boolean")).toEqual({ values: [true, false, true] })
+    expect(decodeColumn("drs", [0, null, 1, "None"], "boolean?")).toEqual({ values: [false, null, true, null] })
+    expect(decodeColumn("brake", [0, 1, 2], "boolean")).toEqual({
+      error: "column \"brake\" index 2: expected a boolean or 0/1, got 2"
+    })
+    expect(decodeColumn("brake", [0, null], "boolean")).toEqual({
+      error: "column \"brake\" index 1: expected a boolean or 0/1, got null"
+    })
+    const already = [true, false]
+    expect((decodeColumn("brake", already, "boolean") as { values: unknown }).values).toBe(already)
   })
 
   it("reads race control with ISO times and weather", () => {

@@ -7,6 +7,7 @@
  */
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { knownNumericColumns } from "./knownNumeric.js"
 
 /**
  * How one column's values decode. A trailing `?` allows missing values: `null` and the strings
@@ -120,15 +121,6 @@ const zeroOneAsBooleans = (values: ReadonlyArray<unknown>): Array<boolean> | und
   }
   return booleans
 }
-
-/**
- * Arrays known to hold only numbers: the persistent tiers' row codec makes every all-number column
- * it reads back from a `Float64Array` and records it here, so decoding a cached file does not check
- * again what its typed array already guaranteed (a seventh of a warm session load's time).
- *
- * @since 0.3.0
- */
-export const knownNumericColumns = new WeakSet<ReadonlyArray<number>>()
 
 const alreadyTyped: Partial<Record<ColumnKind, (values: ReadonlyArray<unknown>) => boolean>> = {
   "number": (values) => {

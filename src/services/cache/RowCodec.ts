@@ -11,7 +11,7 @@ import * as Either from "effect/Either"
 import * as Crypto from "node:crypto"
 import * as V8 from "node:v8"
 import * as Zlib from "node:zlib"
-import { knownNumericColumns } from "../../schema/payloads/columns.js"
+import { knownNumericColumns } from "../../schema/payloads/knownNumeric.js"
 import { parseJsonBytes } from "../internal/json.js"
 import type { JsonObject, Validators } from "./CacheStore.js"
 

@@ -93,18 +93,6 @@ export const showValue = (value: unknown): string => {
 }
 
 /**
- * Whether every value already has the column's type (the common case), checked in one tight
- * loop before the general per-value conversion. One function literal per kind, not one taking
- * the kind: each keeps its own V8 feedback, so the loop over number columns sees only number
- * arrays and stays fast (a third of the time of a shared loop over every kind of column).
- * `"string?"` and `"scalar?"` have none: their strings may be missing words (`"None"`).
- *
- * The loops iterate (`for...of`) instead of reading `values[index]`: once V8 optimizes an
- * indexed read that has seen both arrays of doubles and generic arrays, it converts the double
- * arrays it reads to generic ones, boxing every number (three times the memory, and the page
- * faults and garbage collection that come with it). Iteration never converts.
- */
-/**
  * A column of 0/1 numbers (how the CDN writes `brake` and `drs`) as booleans, or `undefined` when
  * some value is anything else. One tight loop into a fresh array: the general path hands every
  * value to a converter (boxing each double of a double array on the way) and writes booleans into
@@ -122,6 +110,18 @@ const zeroOneAsBooleans = (values: ReadonlyArray<unknown>): Array<boolean> | und
   return booleans
 }
 
+/**
+ * Whether every value already has the column's type (the common case), checked in one tight
+ * loop before the general per-value conversion. One function literal per kind, not one taking
+ * the kind: each keeps its own V8 feedback, so the loop over number columns sees only number
+ * arrays and stays fast (a third of the time of a shared loop over every kind of column).
+ * `"string?"` and `"scalar?"` have none: their strings may be missing words (`"None"`).
+ *
+ * The loops iterate (`for...of`) instead of reading `values[index]`: once V8 optimizes an
+ * indexed read that has seen both arrays of doubles and generic arrays, it converts the double
+ * arrays it reads to generic ones, boxing every number (three times the memory, and the page
+ * faults and garbage collection that come with it). Iteration never converts.
+ */
 const alreadyTyped: Partial<Record<ColumnKind, (values: ReadonlyArray<unknown>) => boolean>> = {
   "number": (values) => {
     for (const value of values) if (typeof value !== "number") return false

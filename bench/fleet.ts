@@ -101,7 +101,7 @@ export const runFleet = async (options: FleetOptions) => {
   const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-fleet-"))
   const synthetic = buildSyntheticSession(fixturesRoot, Path.join(work, "cdn"), options)
   const scope = Effect.runSync(Scope.make())
-  const mirror = await Effect.runPromise(Scope.extend(
+  const mirror = await Effect.runPromise(Scope.provide(
     MirrorServer.make({ root: synthetic.root, protocol: "h1", faults: { latencyMs: options.latencyMs } }),
     scope
   ))

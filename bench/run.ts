@@ -16,8 +16,14 @@
  *   npm run bench               full run (about 1,000 telemetry files, 5 repetitions)
  *   npm run bench -- --smoke    tiny sizes, one repetition (what the test runs)
  */
-import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
+import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
+import * as OtelResource from "@effect/opentelemetry/Resource"
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter
+} from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
@@ -288,8 +294,9 @@ type Stack = ManagedRuntime.ManagedRuntime<Tif1Services, unknown>
 
 /**
  * How spans are handled: Effect's built-in tracer (nobody exports it: no per-file spans open),
- * the tracer disabled, or `@effect/opentelemetry`'s NodeSdk with a batching processor into an
- * in-memory exporter (every span recorded, as a user exporting traces would have it).
+ * the tracer disabled, or `@effect/opentelemetry`'s tracer on an OpenTelemetry SDK tracer provider
+ * with a batching processor into a counting exporter (every span recorded, as a user exporting
+ * traces would have it).
  */
 type Tracing = "default" | "off" | "otel"
 
@@ -312,6 +319,34 @@ class CountingSpanExporter implements SpanExporter {
 /** Spans the OpenTelemetry contender exported (checked: the contender must really trace). */
 export const openTelemetrySpans = new CountingSpanExporter()
 
+/**
+ * What `NodeSdk.layer({ resource, spanProcessor })` of `@effect/opentelemetry` builds for tracing:
+ * the Effect tracer backed by an OpenTelemetry tracer provider, flushed and shut down with the
+ * layer. NodeSdk itself needs `@opentelemetry/sdk-trace-node` (an optional peer of
+ * `@effect/opentelemetry` 4, not installed here) for a `NodeTracerProvider`, which is the SDK's
+ * `BasicTracerProvider` plus a global registration the layer never makes; so the bench builds the
+ * same provider from `@opentelemetry/sdk-trace-base` and gives it to `OtelTracer.layer`.
+ */
+const openTelemetryTracing = (): Layer.Layer<OtelTracer.OtelTracer> =>
+  OtelTracer.layer.pipe(
+    Layer.provide(Layer.effect(
+      OtelTracer.OtelTracerProvider,
+      Effect.gen(function*() {
+        const resource = yield* OtelResource.Resource
+        return yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            new BasicTracerProvider({
+              resource,
+              spanProcessors: [new BatchSpanProcessor(openTelemetrySpans, { maxQueueSize: 1 << 16 })]
+            })
+          ),
+          (provider) => Effect.promise(() => provider.forceFlush().finally(() => provider.shutdown()))
+        )
+      })
+    )),
+    Layer.provide(OtelResource.layer({ serviceName: "tif1-bench" }))
+  )
+
 const runtimeWithOpenTelemetry = (origin: string, cert: string, overrides: Tif1ConfigOverrides): Stack =>
   ManagedRuntime.make(Layer.merge(
     layerConfig({
@@ -321,11 +356,8 @@ const runtimeWithOpenTelemetry = (origin: string, cert: string, overrides: Tif1C
       offlineMode: false,
       ...overrides
     }, { http: { ca: cert } }),
-    NodeSdk.layer(() => ({
-      resource: { serviceName: "tif1-bench" },
-      spanProcessor: new BatchSpanProcessor(openTelemetrySpans, { maxQueueSize: 1 << 16 })
-    }))
-  )) as unknown as Stack
+    openTelemetryTracing()
+  ))
 
 /** Build the stack (untimed); the timed run is `run` on it, and cleanup disposes it. */
 const onStack = async (runtime: Stack, run: (runtime: Stack) => Promise<number>) => {
@@ -379,13 +411,14 @@ const contenders = (
     enableCache: true,
     memoryTelemetryCacheMaxItems: paths.length * 2
   })
-  const rawH1 = (): Dispatcher => new Agent({ connections: concurrency, pipelining: 1 })
+  // undici 8 offers HTTP/2 over TLS by default: the h1 baseline asks for HTTP/1.1 only (its server is plain HTTP).
+  const rawH1 = (): Dispatcher => new Agent({ connections: concurrency, pipelining: 1, allowH2: false })
   const rawH2 = (origin: string): Dispatcher =>
     new Pool(origin, {
       allowH2: true,
       connections: 1,
       pipelining: concurrency,
-      maxConcurrentStreams: concurrency,
+      h2Options: { maxConcurrentStreams: concurrency },
       connect: { ca: ready.cert }
     })
   const rawTelemetry = (name: string, server: ServerKey, dispatcher: (origin: string) => Dispatcher): Contender => ({

@@ -38,7 +38,7 @@ const start = (
   certificate?: MirrorServer.MirrorServerService["certificate"]
 ) =>
   Effect.runPromise(
-    Scope.extend(
+    Scope.provide(
       MirrorServer.make({
         root,
         protocol,

@@ -31,7 +31,7 @@ const here = Path.dirname(fileURLToPath(import.meta.url))
 const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
 const tsxLoader = new URL("../node_modules/tsx/dist/loader.mjs", import.meta.url).href
 
-/** undici's own HTTP/2 windows (7.x: 256 KB a stream, 512 KB a connection), to show what tif1's change. */
+/** undici's own HTTP/2 windows (8.x: 256 KB a stream, 512 KB a connection), to show what tif1's change. */
 const undiciDefaultWindows = { stream: 256 * 1024, connection: 512 * 1024 }
 
 /**
@@ -170,7 +170,7 @@ export const runWan = async (options: WanOptions) => {
       allowH2: true,
       connections: 1,
       pipelining: options.concurrency,
-      maxConcurrentStreams: options.concurrency,
+      h2Options: { maxConcurrentStreams: options.concurrency },
       connect: { ca: server.ready.cert }
     }).compose(interceptors.decompress())
     const started = performance.now()

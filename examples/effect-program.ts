@@ -1,11 +1,11 @@
 /**
  * An Effect program: provide `Tif1.layer` (config from TIF1_* variables and .tif1rc), `yield*`
- * the services, run it. In your project import from "tif1-effect" instead of "../src/index.js".
+ * the services, run it.
  *
  *   npx tsx examples/effect-program.ts [year] [gp] [session]
  */
 import * as Effect from "effect/Effect"
-import { Fetcher, SessionLoader, Tif1 } from "../src/index.js"
+import { Fetcher, SessionLoader, Tif1 } from "tif1-effect"
 
 const [year = "2025", gp = "Australian Grand Prix", session = "Race"] = process.argv.slice(2)
 

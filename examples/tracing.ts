@@ -1,7 +1,7 @@
 /**
  * Tracing and metrics with OpenTelemetry: every span of a session load printed to the console,
- * then the request and byte counters. In your project import from "tif1-effect", and install
- * `@effect/opentelemetry@^0.64` with the OpenTelemetry SDK packages it names.
+ * then the request and byte counters. Install `@effect/opentelemetry@^4` (an optional peer of
+ * tif1-effect) with the OpenTelemetry SDK packages it names.
  *
  *   npx tsx examples/tracing.ts
  */
@@ -10,7 +10,7 @@ import { ConsoleSpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tra
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import { SessionLoader, Tif1 } from "../src/index.js"
+import { SessionLoader, Tif1 } from "tif1-effect"
 
 const tracing = NodeSdk.layer(() => ({
   resource: { serviceName: "my-f1-app" },
@@ -22,10 +22,13 @@ const program = Effect.gen(function*() {
   const race = yield* loader.load({ year: 2025, gp: "Australian Grand Prix", session: "Race" })
   console.log(`loaded ${race.summary.delivered} files`)
   // The same counters an OpenTelemetry metric reader exports (Metrics.layer of @effect/opentelemetry).
+  const metrics = yield* Metric.snapshot
   for (const name of ["tif1_requests_total", "tif1_wire_bytes_total", "tif1_decoded_bytes_total"]) {
-    const total = (yield* Metric.snapshot)
-      .filter((pair) => pair.metricKey.name === name)
-      .reduce((sum, pair) => sum + Number((pair.metricState as { count?: number }).count ?? 0), 0)
+    // One counter per attribute set (CDN, status, ...): their sum is the total.
+    const total = metrics.reduce(
+      (sum, metric) => metric.id === name && metric.type === "Counter" ? sum + Number(metric.state.count) : sum,
+      0
+    )
     console.log(`${name} ${total}`)
   }
 })

@@ -1,13 +1,13 @@
 /**
  * How you test your own code with `Tif1Test`: an in-memory map of URL -> responses stands in for
  * the CDNs; retries, CDN fallback, the breaker and the cache are the real ones. Time is the
- * TestClock, so a 2-second backoff takes no time. In your project import from "tif1-effect".
+ * TestClock, so a 2-second backoff takes no time.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as TestClock from "effect/TestClock"
-import { Fetcher, Tif1Test } from "../src/index.js"
+import * as TestClock from "effect/testing/TestClock"
+import { Fetcher, Tif1Test } from "tif1-effect"
 
 // --- your code -----------------------------------------------------------------------------
 /** The best lap time of a driver in a session. */
@@ -30,7 +30,7 @@ describe("bestLap (a user's code, tested with Tif1Test)", () => {
   it.effect("retries a flaky CDN after the backoff", () =>
     Effect.gen(function*() {
       const routes = Tif1Test.routes({ [jsDelivr]: [{ status: 503 }, { status: 200, body: lapTable }] })
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         bestLap(2025, "Australian Grand Prix", "Race", "VER").pipe(
           Effect.provide(Tif1Test.layer(routes, {
             cdns: ["https://cdn.jsdelivr.net/gh/TracingInsights"],

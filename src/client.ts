@@ -26,10 +26,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import { layerFrom, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1.js"
 import { loadConfig, Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
@@ -115,7 +114,7 @@ export interface ClearScope {
 
 /** A clear scope with the published names (the calendar resolves them as it does for a fetch). */
 const resolveScope = (scope: ClearScope) =>
-  Effect.flatMap(Calendar, (calendar): Effect.Effect<SessionScope, InvalidDataError> => {
+  Calendar.use((calendar): Effect.Effect<SessionScope, InvalidDataError> => {
     const { gp, session, year } = scope
     if (gp === undefined) return Effect.succeed({ year })
     if (session === undefined) {
@@ -129,7 +128,7 @@ const resolveScope = (scope: ClearScope) =>
 
 /** The failure itself for a typed failure; the defect for a defect; an `Error` for an interruption. */
 const rejection = (cause: Cause.Cause<unknown>): unknown =>
-  Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
+  Option.getOrElse(Cause.findErrorOption(cause), () => Cause.squash(cause))
 
 /**
  * The Promise client. Build it with `Tif1Client.make`.
@@ -147,18 +146,19 @@ export class Tif1Client {
     // it sets; log lines go to stderr at that level from then on.
     const early = heldLogger()
     const configured = await Effect.runPromiseExit(
-      loadConfig(overrides).pipe(Effect.provide(early.layer), Logger.withMinimumLogLevel(LogLevel.All))
+      loadConfig(overrides).pipe(Effect.provide(early.layer), Effect.provideService(References.MinimumLogLevel, "All"))
     )
     if (Exit.isFailure(configured)) throw rejection(configured.cause)
     const level = logLevelOf(configured.value.logLevel)
     early.flush(level)
     const runtime = ManagedRuntime.make(
       layerFrom(Layer.succeed(Tif1Config, configured.value), parts).pipe(
-        Layer.provideMerge(Logger.minimumLogLevel(level)),
+        Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, level)),
         Layer.provideMerge(stderrLogger())
       )
     )
-    const exit = await runtime.runPromiseExit(Effect.void)
+    // Build the layer now, so that a bad setting or an unopenable resource rejects `make`.
+    const exit = await Effect.runPromiseExit(runtime.contextEffect)
     if (Exit.isFailure(exit)) {
       await runtime.dispose()
       throw rejection(exit.cause)
@@ -192,7 +192,7 @@ export class Tif1Client {
     try {
       const exit = await (aborted === undefined ? running : Promise.race([running, aborted]))
       if (Exit.isSuccess(exit)) return exit.value
-      if (Cause.isInterruptedOnly(exit.cause)) {
+      if (Cause.hasInterruptsOnly(exit.cause)) {
         if (signal?.aborted === true) throw signal.reason
         if (this.#closing.signal.aborted) {
           throw new NetworkError({
@@ -221,7 +221,7 @@ export class Tif1Client {
   ): Promise<JsonObject> {
     return this.#run(
       "fetchJson",
-      Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ year, gp, session, path }, fetchOptions(options))),
+      Fetcher.use((fetcher) => fetcher.json({ year, gp, session, path }, fetchOptions(options))),
       options.signal
     )
   }
@@ -233,12 +233,13 @@ export class Tif1Client {
   ): Promise<Array<JsonObject | null>> {
     return this.#run(
       "fetchMany",
-      Effect.flatMap(Fetcher, (fetcher) =>
+      Fetcher.use((fetcher) =>
         fetcher.many(requests, {
           ...fetchOptions(options),
           ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
           ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
-        })).pipe(Effect.map((results) => results.map(Option.getOrNull))),
+        })
+      ).pipe(Effect.map((results) => results.map(Option.getOrNull))),
       options.signal
     )
   }
@@ -248,29 +249,29 @@ export class Tif1Client {
     const { signal, ...load } = options
     return this.#run(
       "loadSession",
-      Effect.flatMap(SessionLoader, (loader) => loader.load({ year, gp, session }, load)),
+      SessionLoader.use((loader) => loader.load({ year, gp, session }, load)),
       signal
     )
   }
 
   /** Requests, connections opened and reused, per origin. */
   connectionStats(): Promise<ConnectionStats> {
-    return this.#run("connectionStats", Effect.flatMap(HttpSession, (http) => http.stats))
+    return this.#run("connectionStats", HttpSession.use((http) => http.stats))
   }
 
   /** The cache: hits and misses per tier, entries and bytes, negative entries; `sqlite.enabled` false when it could not be opened. */
   cacheStats(): Promise<CacheStats> {
-    return this.#run("cacheStats", Effect.flatMap(Cache, (cache) => cache.stats))
+    return this.#run("cacheStats", Cache.use((cache) => cache.stats))
   }
 
   /** The circuit breaker: state, consecutive failures, when it opened and when it lets a probe through. */
   circuitState(): Promise<CircuitSnapshot> {
-    return this.#run("circuitState", Effect.flatMap(CircuitBreaker, (breaker) => breaker.snapshot))
+    return this.#run("circuitState", CircuitBreaker.use((breaker) => breaker.snapshot))
   }
 
   /** The CDN sources in priority order with their health (failures, skipped until, cooldown). */
   cdnSources(): Promise<ReadonlyArray<CdnSource>> {
-    return this.#run("cdnSources", Effect.flatMap(CdnManager, (cdns) => cdns.sources))
+    return this.#run("cdnSources", CdnManager.use((cdns) => cdns.sources))
   }
 
   /**
@@ -281,16 +282,17 @@ export class Tif1Client {
   clearCache(scope: CacheScope | ClearScope = "all"): Promise<void> {
     return this.#run(
       "clearCache",
-      Effect.flatMap(Cache, (cache) =>
+      Cache.use((cache) =>
         typeof scope === "string"
           ? cache.invalidate(scope)
-          : Effect.flatMap(resolveScope(scope), (resolved) => cache.invalidate(resolved)))
+          : Effect.flatMap(resolveScope(scope), (resolved) => cache.invalidate(resolved))
+      )
     )
   }
 
   /** The season's events in calendar order (testing included), with their sessions' UTC starts; empty for a year the bundled schedule does not know. */
   events(year: number): Promise<ReadonlyArray<CalendarEvent>> {
-    return this.#run("events", Effect.flatMap(Calendar, (calendar) => calendar.events(year)))
+    return this.#run("events", Calendar.use((calendar) => calendar.events(year)))
   }
 
   /**

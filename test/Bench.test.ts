@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest"
 import { fleetSmokeOptions, runFleet } from "../bench/fleet.js"
 import { runNginx } from "../bench/nginx.js"
 import { openTelemetrySpans, runBench, smokeOptions } from "../bench/run.js"
+import { runStartup, startupSmokeOptions } from "../bench/startup.js"
 import { runWan, wanSmokeOptions } from "../bench/wan.js"
 
 describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
@@ -118,4 +119,35 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
     }
     expect(JSON.parse(Fs.readFileSync(out, "utf8")).results).toEqual(results)
   }, 120_000)
+
+  it("the startup measurement times each case in fresh processes on a staged build and writes the report", async () => {
+    const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-startup-test-"))
+    const out = Path.join(work, "startup.json")
+    try {
+      const report = await runStartup(startupSmokeOptions(Path.join(work, "package"), out))
+      expect(JSON.parse(Fs.readFileSync(out, "utf8"))).toEqual(JSON.parse(JSON.stringify(report)))
+      expect(report.options).toEqual({ runs: 2, staged: true })
+      expect(report.build.built).toBe(true)
+      expect(report.build.ms).toBeGreaterThan(0)
+      expect(report.versions.effect).toMatch(/^4\./)
+      expect(report.results.map((result) => [result.name, result.argv])).toEqual([
+        ["node -e 0", ["-e", "0"]],
+        ["import tif1-effect", ["--input-type=module", "-e", "await import(\"tif1-effect\")"]],
+        ["tif1 --help", ["bin/tif1.js", "--help"]]
+      ])
+      // The shape of each result, not its timing: every run was a process that exited with 0.
+      const baseline = report.results[0]!.medianMs
+      for (const result of report.results) {
+        expect(result.runsMs, result.name).toHaveLength(2)
+        for (const ms of result.runsMs) expect(ms, result.name).toBeGreaterThan(0)
+        expect(result.minMs).toBe(Math.min(...result.runsMs))
+        expect(result.medianMs).toBeCloseTo((result.runsMs[0]! + result.runsMs[1]!) / 2, 6)
+        expect(result.overBaselineMs).toBeCloseTo(result.medianMs - baseline, 6)
+      }
+      // What was measured is the staged package, built fresh (the checkout's dist/ is not touched).
+      expect(Fs.existsSync(Path.join(work, "package/dist/index.js"))).toBe(true)
+    } finally {
+      Fs.rmSync(work, { recursive: true, force: true })
+    }
+  }, 180_000)
 })

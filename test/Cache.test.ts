@@ -1,8 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -13,6 +12,7 @@ import * as Zlib from "node:zlib"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config } from "../src/schema/Config.js"
 import * as Cache from "../src/services/Cache.js"
+import { loadNodeSqlite } from "../src/services/cache/SqliteConnection.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { deepFreeze, parseJsonBytes } from "../src/services/internal/json.js"
 import { valueFor } from "./support/cacheChild.js"
@@ -23,15 +23,18 @@ const fixtureText = (path: string) =>
   Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race", path), "utf8")
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-"))
 const sqliteCache = (cacheDir: string) => Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+/** The cache's database file in `dir`, opened directly (`node:sqlite`, loaded as the cache loads it). */
+const openDatabase = (dir: string, options: { readonly readOnly?: boolean } = {}) =>
+  new (loadNodeSqlite().DatabaseSync)(Path.join(dir, Cache.databaseFileName), options)
 
 /** `Fetcher.json` on a new stack each call (as a new process would be) with a SQLite cache in `cacheDir`. */
 const fetchOnNewStack = (origin: string, cacheDir: string) => (path: string) =>
-  Effect.flatMap(Fetcher, (f) => f.json({ ...race, path })).pipe(
+  Fetcher.use((f) => f.json({ ...race, path })).pipe(
     Effect.provide(stack({ cdns: [origin] }, sqliteCache(cacheDir)))
   )
 
 describe("Cache", () => {
-  it.scopedLive("a second json makes no HTTP request; a new layer on the same dir serves from SQLite", () =>
+  it.live("a second json makes no HTTP request; a new layer on the same dir serves from SQLite", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
@@ -40,7 +43,7 @@ describe("Cache", () => {
         const first = yield* fetcher.json({ ...race, path: "VER/1_tel.json" })
         const second = yield* fetcher.json({ ...race, path: "VER/1_tel.json" })
         expect(second).toBe(first)
-        return [first, yield* Effect.flatMap(Cache.Cache, (c) => c.stats)] as const
+        return [first, yield* Cache.Cache.use((c) => c.stats)] as const
       })
       const [value, stats] = yield* fetchTwice.pipe(
         Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
@@ -74,10 +77,10 @@ describe("Cache", () => {
     expect(parseJsonBytes(body)).toEqual({ value: { gp: "São Paulo", x: null } })
   })
 
-  it.scopedLive("values handed out are frozen", () =>
+  it.live("values handed out are frozen", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
-      const value = yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, path: "drivers.json" })).pipe(
+      const value = yield* Fetcher.use((f) => f.json({ ...race, path: "drivers.json" })).pipe(
         Effect.provide(stack({ cdns: [mirror.origin] }, Cache.layerMemory))
       )
       expect(() => {
@@ -109,7 +112,7 @@ describe("Cache", () => {
       expect((yield* cache.get("a.json"))._tag).toBe("Hit")
     }))
 
-  it.scoped("negative entries last missing_payloads_ttl_days (TestClock), memory and SQLite", () =>
+  it.effect("negative entries last missing_payloads_ttl_days (TestClock), memory and SQLite", () =>
     Effect.gen(function*() {
       for (
         const layer of [
@@ -137,7 +140,7 @@ describe("Cache", () => {
       }
     }))
 
-  it.scopedLive("a negative hit raises DataNotFoundError with no network", () =>
+  it.live("a negative hit raises DataNotFoundError with no network", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       yield* Effect.gen(function*() {
@@ -148,14 +151,14 @@ describe("Cache", () => {
       expect(mirror.hits()).toBe(1)
     }))
 
-  it.scopedLive("a corrupt row is a miss, is replaced, and the data is correct", () =>
+  it.live("a corrupt row is a miss, is replaced, and the data is correct", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const fetchOnce = fetchOnNewStack(mirror.origin, cacheDir)
       yield* fetchOnce("VER/4_tel.json") // large: stored deflated
       yield* fetchOnce("drivers.json") // small: stored raw
-      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      const database = openDatabase(cacheDir)
       database.prepare("UPDATE payloads SET body = substr(body, 1, length(body) - 10) || zeroblob(10)").run()
       // A raw row whose bytes still parse as JSON but are not what was stored: the checksum catches it.
       database.prepare(
@@ -174,14 +177,14 @@ describe("Cache", () => {
       expect(mirror.hits()).toBe(hitsBefore + 2)
     }))
 
-  it.scopedLive("rows are V8-serialized with numeric columns as Float64Array (deflated when large); rows of earlier versions still read", () =>
+  it.live("rows are V8-serialized with numeric columns as Float64Array (deflated when large); rows of earlier versions still read", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const fetchOnce = fetchOnNewStack(mirror.origin, cacheDir)
       yield* fetchOnce("VER/5_tel.json")
       yield* fetchOnce("drivers.json")
-      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      const database = openDatabase(cacheDir)
       const encodings = Object.fromEntries(
         (database.prepare("SELECT key, encoding FROM payloads").all() as Array<{ key: string; encoding: number }>)
           .map((row) => [row.key.slice(row.key.lastIndexOf("/") + 1), row.encoding])
@@ -227,7 +230,7 @@ describe("Cache", () => {
       database.close()
       const hitsBefore = mirror.hits()
       expect(
-        yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, session: "Qualifying", path: "drivers.json" })).pipe(
+        yield* Fetcher.use((f) => f.json({ ...race, session: "Qualifying", path: "drivers.json" })).pipe(
           Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
         )
       ).toEqual({ drivers: [{ driver: "VER", team: "Red Bull Racing" }] })
@@ -239,10 +242,10 @@ describe("Cache", () => {
       expect((lapTable.time as Array<number | null>)[1]).toBeNull() // the file's bare NaN
     }))
 
-  it.scopedLive("a database of the previous schema is migrated in place: its rows read, without validators", () =>
+  it.live("a database of the previous schema is migrated in place: its rows read, without validators", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
-      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      const database = openDatabase(cacheDir)
       database.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL);
         INSERT INTO schema_version (version) VALUES (1);
         CREATE TABLE payloads (key TEXT PRIMARY KEY, encoding INTEGER NOT NULL, size INTEGER NOT NULL,
@@ -256,11 +259,9 @@ describe("Cache", () => {
         body
       )
       database.close()
-      const found = yield* Effect.flatMap(
-        Cache.Cache,
-        (cache) => cache.get("2025/Australian Grand Prix/Race/drivers.json")
+      const found = yield* Cache.Cache.use((cache) => cache.get("2025/Australian Grand Prix/Race/drivers.json")).pipe(
+        Effect.provide(sqliteCache(cacheDir))
       )
-        .pipe(Effect.provide(sqliteCache(cacheDir)))
       expect(found).toMatchObject({
         _tag: "Hit",
         tier: "sqlite",
@@ -268,7 +269,7 @@ describe("Cache", () => {
         validators: {},
         value: { drivers: [{ driver: "NOR", team: "McLaren" }] }
       })
-      const migrated = new Database(Path.join(cacheDir, Cache.databaseFileName), { readonly: true })
+      const migrated = openDatabase(cacheDir, { readOnly: true })
       const version = migrated.prepare("SELECT version FROM schema_version").get() as { version: number }
       const columns = (migrated.prepare("PRAGMA table_info(payloads)").all() as Array<{ name: string }>).map((c) =>
         c.name
@@ -278,17 +279,18 @@ describe("Cache", () => {
       expect(columns).toEqual(["key", "encoding", "size", "checksum", "body", "stored_at", "etag", "last_modified"])
     }))
 
-  it.scopedLive("two rows with their values swapped are both misses: the checksum covers the key", () =>
+  it.live("two rows with their values swapped are both misses: the checksum covers the key", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const fetchOnce = fetchOnNewStack(mirror.origin, cacheDir)
       yield* fetchOnce("VER/laptimes.json")
       yield* fetchOnce("NOR/laptimes.json")
-      const database = new Database(Path.join(cacheDir, Cache.databaseFileName))
+      const database = openDatabase(cacheDir)
       const row = database.prepare("SELECT encoding, size, checksum, body FROM payloads WHERE key = ?")
-      const ver = row.get(`2025/Australian Grand Prix/Race/VER/laptimes.json`) as Record<string, unknown>
-      const nor = row.get(`2025/Australian Grand Prix/Race/NOR/laptimes.json`) as Record<string, unknown>
+      type Row = { encoding: number; size: number; checksum: string; body: Uint8Array }
+      const ver = row.get(`2025/Australian Grand Prix/Race/VER/laptimes.json`) as Row
+      const nor = row.get(`2025/Australian Grand Prix/Race/NOR/laptimes.json`) as Row
       const put = database.prepare("UPDATE payloads SET encoding = ?, size = ?, checksum = ?, body = ? WHERE key = ?")
       put.run(nor.encoding, nor.size, nor.checksum, nor.body, `2025/Australian Grand Prix/Race/VER/laptimes.json`)
       put.run(ver.encoding, ver.size, ver.checksum, ver.body, `2025/Australian Grand Prix/Race/NOR/laptimes.json`)
@@ -300,7 +302,7 @@ describe("Cache", () => {
       expect(mirror.hits()).toBe(hitsBefore + 2) // both came from the network again
     }))
 
-  it.scopedLive("a value comes back from SQLite exactly: -0, infinities, nested, mixed and empty arrays", () =>
+  it.live("a value comes back from SQLite exactly: -0, infinities, nested, mixed and empty arrays", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const key = "2025/Australian Grand Prix/Race/VER/99_tel.json"
@@ -311,8 +313,8 @@ describe("Cache", () => {
         label: "VER",
         deep: { column: [0.1, 0.2], strings: ["a", "b"] }
       }
-      yield* Effect.flatMap(Cache.Cache, (cache) => cache.set(key, value)).pipe(Effect.provide(sqliteCache(cacheDir)))
-      const found = yield* Effect.flatMap(Cache.Cache, (cache) => cache.get(key)).pipe(
+      yield* Cache.Cache.use((cache) => cache.set(key, value)).pipe(Effect.provide(sqliteCache(cacheDir)))
+      const found = yield* Cache.Cache.use((cache) => cache.get(key)).pipe(
         Effect.provide(sqliteCache(cacheDir))
       )
       expect(found._tag === "Hit" && found.tier).toBe("sqlite")
@@ -322,7 +324,7 @@ describe("Cache", () => {
       expect(Array.isArray(back.tel.speed) && Array.isArray(back.nested[0])).toBe(true)
     }))
 
-  it.scopedLive("a failed or invalid fetch writes nothing", () =>
+  it.live("a failed or invalid fetch writes nothing", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const failing = yield* MirrorServer.make({
@@ -333,36 +335,35 @@ describe("Cache", () => {
         const fetcher = yield* Fetcher
         yield* Effect.flip(fetcher.json({ ...race, path: "drivers.json" }))
         yield* Effect.flip(fetcher.json({ ...race, path: "corners.json" }))
-        return yield* Effect.flatMap(Cache.Cache, (c) => c.stats)
+        return yield* Cache.Cache.use((c) => c.stats)
       }).pipe(Effect.provide(stack({ cdns: [failing.origin], maxRetries: 0 }, sqliteCache(cacheDir))))
       expect(stats.sqlite.entries).toBe(0)
       expect(stats.memory.entries).toBe(0)
     }))
 
-  it.scopedLive("ci_mode neither reads nor writes", () =>
+  it.live("ci_mode neither reads nor writes", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const ciCache = Cache.layer.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir, ciMode: true })))
-      yield* Effect.flatMap(Fetcher, (f) =>
-        Effect.zip(f.json({ ...race, path: "drivers.json" }), f.json({ ...race, path: "drivers.json" }))).pipe(
-          Effect.provide(stack({ cdns: [mirror.origin] }, ciCache))
-        )
+      yield* Fetcher.use((f) =>
+        Effect.zip(f.json({ ...race, path: "drivers.json" }), f.json({ ...race, path: "drivers.json" }))
+      ).pipe(
+        Effect.provide(stack({ cdns: [mirror.origin] }, ciCache))
+      )
       expect(mirror.hits()).toBe(2)
       expect(Fs.existsSync(Path.join(cacheDir, Cache.databaseFileName))).toBe(false)
     }))
 
-  it.scopedLive("offline mode serves the cache and turns a miss into NetworkError (offline)", () =>
+  it.live("offline mode serves the cache and turns a miss into NetworkError (offline)", () =>
     Effect.gen(function*() {
       const cacheDir = tempDir()
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
-      yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, path: "drivers.json" })).pipe(
+      yield* Fetcher.use((f) => f.json({ ...race, path: "drivers.json" })).pipe(
         Effect.provide(stack({ cdns: [mirror.origin] }, sqliteCache(cacheDir)))
       )
-      const [hit, miss] = yield* Effect.flatMap(
-        Fetcher,
-        (f) =>
-          Effect.zip(f.json({ ...race, path: "drivers.json" }), Effect.flip(f.json({ ...race, path: "corners.json" })))
+      const [hit, miss] = yield* Fetcher.use((f) =>
+        Effect.zip(f.json({ ...race, path: "drivers.json" }), Effect.flip(f.json({ ...race, path: "corners.json" })))
       ).pipe(
         Effect.provide(stack({ cdns: [mirror.origin], offlineMode: true }, sqliteCache(cacheDir)))
       )
@@ -372,7 +373,7 @@ describe("Cache", () => {
       expect(mirror.hits()).toBe(1)
     }))
 
-  it.scoped("invalidate clears the scope asked for", () =>
+  it.effect("invalidate clears the scope asked for", () =>
     Effect.gen(function*() {
       const cache = yield* Cache.Cache
       yield* cache.set("a/drivers.json", { d: 1 })
@@ -418,7 +419,7 @@ describe("Cache", () => {
       expect(a.err).toBe("")
       expect(b.err).toBe("")
       expect([a.code, b.code]).toEqual([0, 0])
-      const database = new Database(Path.join(dir, Cache.databaseFileName), { readonly: true })
+      const database = openDatabase(dir, { readOnly: true })
       const rows = database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>
       database.close()
       expect(rows.map((row) => row.key).sort()).toEqual([...keysA, ...keysB].sort())
@@ -446,7 +447,7 @@ describe("Cache", () => {
         })
       })
       await new Promise((resolve) => child.on("close", resolve))
-      const database = new Database(Path.join(dir, Cache.databaseFileName), { readonly: true })
+      const database = openDatabase(dir, { readOnly: true })
       const keys = (database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>).map((row) => row.key)
       database.close()
       expect(keys.length).toBeGreaterThanOrEqual(200)

@@ -1,10 +1,9 @@
 /**
  * Opening the cache as a user's machine offers it: a damaged file, a folder that cannot be used,
- * several processes opening one fresh folder at once. None of them stops a fetch.
+ * several processes opening one fresh folder at once, a Node that calls SQLite experimental. None
+ * of them stops a fetch, and opening prints nothing.
  */
-import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ChildProcess from "node:child_process"
@@ -14,6 +13,7 @@ import * as Path from "node:path"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config } from "../src/schema/Config.js"
 import * as Cache from "../src/services/Cache.js"
+import { loadNodeSqlite } from "../src/services/cache/SqliteConnection.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { repoRoot } from "./support/cli.js"
 import { capturedLogs } from "./support/logs.js"
@@ -21,12 +21,15 @@ import { fixturesRoot, stack } from "./support/stack.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-cache-open-"))
+/** A database file opened directly (`node:sqlite`, loaded as the cache loads it). */
+const openDatabase = (file: string, options: { readonly readOnly?: boolean } = {}) =>
+  new (loadNodeSqlite().DatabaseSync)(file, options)
 
 /** Fetch drivers.json through the whole stack with the SQLite cache in `cacheDir`; the cache's stats after. */
 const fetchWithCacheIn = (origin: string, cacheDir: string, logs: Layer.Layer<never>) =>
   Effect.gen(function*() {
-    const value = yield* Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ ...race, path: "drivers.json" }))
-    const stats = yield* Effect.flatMap(Cache.Cache, (cache) => cache.stats)
+    const value = yield* Fetcher.use((fetcher) => fetcher.json({ ...race, path: "drivers.json" }))
+    const stats = yield* Cache.Cache.use((cache) => cache.stats)
     return { value, stats }
   }).pipe(
     Effect.provide(stack(
@@ -44,7 +47,7 @@ const mounted = (dir: string, args: ReadonlyArray<string>) =>
   )
 
 describe("Cache: opening the database", () => {
-  it.scopedLive("a file that is not a database is moved aside with a warning and a new cache is created", () =>
+  it.live("a file that is not a database is moved aside with a warning and a new cache is created", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
       const cacheDir = tempDir()
@@ -67,7 +70,7 @@ describe("Cache: opening the database", () => {
       expect(mirror.hits()).toBe(hitsBefore)
     }))
 
-  it.scopedLive("a folder that cannot be created is one warning, then a run without the persistent tier", () =>
+  it.live("a folder that cannot be created is one warning, then a run without the persistent tier", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
       const blocker = Path.join(tempDir(), "a-file")
@@ -79,6 +82,39 @@ describe("Cache: opening the database", () => {
       const warnings = logs.lines.filter((line) => line.startsWith("WARN: cache:"))
       expect(warnings).toHaveLength(1)
       expect(warnings[0]).toMatch(/is not usable \(.*ENOTDIR.*\); running without the persistent cache/)
+    }))
+
+  it.live("opening the cache prints nothing (Node 22's SQLite warning too); the process's own warnings still print", () =>
+    Effect.promise(async () => {
+      const child = Path.join(repoRoot, "test/support/cacheChild.ts")
+      const tsx = Path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")
+      /** A process on this Node that opens a new cache, writes and reads it: its exit code and stderr. */
+      const run = (env: Record<string, string>) =>
+        new Promise<{ code: number | null; err: string }>((resolve) => {
+          const spawned = ChildProcess.spawn(
+            process.execPath,
+            ["--import", tsx, child, Path.join(tempDir(), "cache"), "w", "2"],
+            {
+              stdio: ["ignore", "ignore", "pipe"],
+              timeout: 60_000,
+              env: { ...process.env, READ_KEYS: "w-0.json", ...env }
+            }
+          )
+          let err = ""
+          spawned.stderr!.on("data", (chunk) => (err += chunk))
+          spawned.on("close", (code) => resolve({ code, err }))
+        })
+      const quiet = await run({})
+      expect(quiet.err).toBe("")
+      expect(quiet.code).toBe(0)
+      // Warnings the process emits itself (one of them naming SQLite) print as Node prints them.
+      const loud = await run({ EMIT_WARNINGS: "1" })
+      expect(loud.code).toBe(0)
+      const warnings = loud.err.split("\n").filter((line) => line.includes("Warning"))
+      expect(warnings).toEqual([
+        expect.stringMatching(/^\(node:\d+\) ExperimentalWarning: the caller's experimental feature$/),
+        expect.stringMatching(/^\(node:\d+\) ExperimentalWarning: the caller's own SQLite experiment$/)
+      ])
     }))
 
   it.live("processes opening one fresh folder at the same moment all get a working cache", () =>
@@ -111,7 +147,7 @@ describe("Cache: opening the database", () => {
           expect(result.err).toBe("")
           expect(result.code).toBe(0)
         }
-        const database = new Database(Path.join(dir, Cache.databaseFileName), { readonly: true })
+        const database = openDatabase(Path.join(dir, Cache.databaseFileName), { readOnly: true })
         const keys = database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>
         database.close()
         expect(keys.map((row) => row.key).sort()).toEqual(Array.from({ length: 8 }, (_, index) => `p${index}-0.json`))
@@ -124,10 +160,11 @@ describe("Cache: opening the database", () => {
       const file = Path.join(dir, Cache.databaseFileName)
       // Another process in the middle of its setup: the table exists, its first row is written but not committed.
       const holder = ChildProcess.spawn(globalThis.process.execPath, [
+        "--no-warnings",
         "-e",
-        `const Database = require(${JSON.stringify(Path.join(repoRoot, "node_modules/better-sqlite3"))})
-const db = new Database(${JSON.stringify(file)})
-db.pragma("journal_mode = WAL")
+        `const { DatabaseSync } = require("node:sqlite")
+const db = new DatabaseSync(${JSON.stringify(file)})
+db.exec("PRAGMA journal_mode = WAL")
 db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
 db.exec("BEGIN IMMEDIATE")
 db.exec("INSERT INTO schema_version (version) VALUES (0)")
@@ -136,16 +173,13 @@ Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500)
 db.exec("COMMIT")
 db.close()`
       ], { stdio: ["ignore", "pipe", "inherit"], timeout: 30_000 })
-      yield* Effect.async<void>((resume) => {
+      yield* Effect.callback<void>((resume) => {
         holder.stdout!.on("data", (chunk: Buffer) => {
           if (chunk.toString().includes("locked")) resume(Effect.void)
         })
       }).pipe(Effect.timeout("20 seconds"), Effect.orDie)
       const logs = capturedLogs()
-      const stats = yield* Effect.flatMap(
-        Cache.Cache,
-        (cache) => Effect.zipRight(cache.set("k.json", { a: 1 }), cache.stats)
-      )
+      const stats = yield* Cache.Cache.use((cache) => Effect.andThen(cache.set("k.json", { a: 1 }), cache.stats))
         .pipe(
           Effect.provide(Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir: dir })))),
           Effect.provide(logs.layer),
@@ -154,13 +188,13 @@ db.close()`
       expect(logs.lines).toEqual([])
       expect(stats.sqlite.enabled).toBe(true)
       expect(stats.sqlite.entries).toBe(1)
-      const database = new Database(file, { readonly: true })
+      const database = openDatabase(file, { readOnly: true })
       const versions = database.prepare("SELECT version FROM schema_version").all()
       database.close()
       expect(versions).toHaveLength(1)
     }))
 
-  it.scopedLive("a folder this process cannot write (a read-only file system) is one warning, then a run without SQLite", () =>
+  it.live("a folder this process cannot write (a read-only file system) is one warning, then a run without SQLite", () =>
     Effect.gen(function*() {
       // Root may write into any folder whatever its mode; a read-only mount stops root too.
       const readOnly = tempDir()
@@ -175,7 +209,7 @@ db.close()`
       expect(warnings[0]).toMatch(/is not usable \(.*EROFS.*\); running without the persistent cache/)
     }))
 
-  it.scopedLive("a full disk at start is one warning naming it, then a run without SQLite", () =>
+  it.live("a full disk at start is one warning naming it, then a run without SQLite", () =>
     Effect.gen(function*() {
       const disk = tempDir()
       yield* mounted(disk, ["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
@@ -201,8 +235,10 @@ db.close()`
   it("a failed statement's warning names the SQLite code and what it means", () => {
     const dir = tempDir()
     const file = Path.join(dir, "readonly.sqlite")
-    new Database(file).exec("CREATE TABLE t (x)").close()
-    const readonly = new Database(file, { readonly: true })
+    const writable = openDatabase(file)
+    writable.exec("CREATE TABLE t (x)")
+    writable.close()
+    const readonly = openDatabase(file, { readOnly: true })
     let thrown: unknown
     try {
       readonly.exec("INSERT INTO t VALUES (1)")
@@ -211,7 +247,9 @@ db.close()`
     } finally {
       readonly.close()
     }
-    const described = Cache.describeSqliteError(new SqlError({ cause: thrown, message: "Failed to execute statement" }))
+    const described = Cache.describeSqliteError(
+      new Cache.SqliteError({ operation: "execute", cause: thrown, message: "Failed to execute statement" })
+    )
     expect(described).toMatch(
       /^SQLITE_READONLY, the database file or its folder is read-only, Failed to execute statement/
     )

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -83,10 +83,10 @@ describe("Calendar", () => {
   it.effect("a year the schedule does not know passes through unchanged, logged at debug", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
-      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => lines.push(String(message))))
+      const logger = Logger.layer([Logger.make(({ message }) => lines.push(String(message)))])
       const passed = yield* resolve(2031, "Lunar Grand Prix", "FP1").pipe(
         Effect.provide(logger),
-        Logger.withMinimumLogLevel(LogLevel.Debug)
+        Effect.provideService(References.MinimumLogLevel, "Debug")
       )
       expect(passed).toMatchObject({ year: 2031, gp: "Lunar Grand Prix", session: "Practice 1", event: undefined })
       expect(lines.some((line) => line.startsWith("calendar: no schedule for 2031"))).toBe(true)

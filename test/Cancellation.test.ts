@@ -13,13 +13,13 @@ import { startServer, type TestServer } from "./support/servers.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" } as const
 
-let scope: Scope.CloseableScope
+let scope: Scope.Closeable
 /** Takes every request and never answers it. */
 let silent: TestServer
 
 beforeAll(async () => {
   scope = Effect.runSync(Scope.make())
-  silent = await Effect.runPromise(Scope.extend(startServer("h1", () => {}), scope))
+  silent = await Effect.runPromise(Scope.provide(startServer("h1", () => {}), scope))
 })
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 

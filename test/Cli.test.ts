@@ -65,7 +65,7 @@ describe("tif1 CLI (child process)", () => {
       expect(result.stderr).toContain("TIF1_MAX_RETRIES")
     }))
 
-  it.scopedLive("fetch prints the file as JSON and exits 0", () =>
+  it.live("fetch prints the file as JSON and exits 0", () =>
     Effect.gen(function*() {
       const { env } = yield* fixtureMirror
       const result = yield* run(["fetch", "2025", "Australian Grand Prix", "Race", "drivers.json"], env)
@@ -75,7 +75,7 @@ describe("tif1 CLI (child process)", () => {
       )
     }))
 
-  it.scopedLive("stats shows what fetch cached; mirror pull copies a session byte for byte", () =>
+  it.live("stats shows what fetch cached; mirror pull copies a session byte for byte", () =>
     Effect.gen(function*() {
       const { env } = yield* fixtureMirror
       const home = sandbox()
@@ -107,7 +107,7 @@ describe("tif1 CLI (child process)", () => {
       expect(pull.stdout).toMatch(/^ {2}failed\s+0$/m)
     }))
 
-  it.scopedLive("a file on no CDN exits 3", () =>
+  it.live("a file on no CDN exits 3", () =>
     Effect.gen(function*() {
       const { env } = yield* fixtureMirror
       const result = yield* run(["fetch", "2025", "Australian Grand Prix", "Race", "weather.json"], env)
@@ -136,7 +136,7 @@ describe("tif1 CLI (child process)", () => {
       expectOneLineError(result.stderr, /invalid data at path: .*"\.\.\/secrets\.json".*segment "\.\." is not allowed/)
     }))
 
-  it.scopedLive("load without a TTY prints plain progress lines and a summary table", () =>
+  it.live("load without a TTY prints plain progress lines and a summary table", () =>
     Effect.gen(function*() {
       const { env, mirror } = yield* fixtureMirror
       const result = yield* run(["load", "2025", "Australian Grand Prix", "Race"], env)
@@ -152,7 +152,7 @@ describe("tif1 CLI (child process)", () => {
       expect(row("reuse")).toMatch(/%$/)
     }))
 
-  it.scopedLive("load --json prints the summary as one JSON object; stats and config --json too", () =>
+  it.live("load --json prints the summary as one JSON object; stats and config --json too", () =>
     Effect.gen(function*() {
       const { env, mirror } = yield* fixtureMirror
       const home = sandbox()
@@ -178,7 +178,7 @@ describe("tif1 CLI (child process)", () => {
       expect(config.log_level).toEqual({ value: "warning", source: "default", env: "TIF1_LOG_LEVEL" })
     }))
 
-  it.scopedLive("Ctrl-C during load cancels it, prints interrupted and what was loaded, and exits 130", () =>
+  it.live("Ctrl-C during load cancels it, prints interrupted and what was loaded, and exits 130", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 400 } })
       const run = startCli(["load", "2025", "Australian Grand Prix", "Race", "--telemetry"], {
@@ -194,7 +194,7 @@ describe("tif1 CLI (child process)", () => {
       expect(result.stdout).toMatch(/^ {2}files\s+\d+ completed of \d+ known$/m)
     }))
 
-  it.scopedLive("a typo in load exits 5 before any I/O, with the nearest names, and nothing is remembered", () =>
+  it.live("a typo in load exits 5 before any I/O, with the nearest names, and nothing is remembered", () =>
     Effect.gen(function*() {
       const { env, mirror } = yield* fixtureMirror
       const home = sandbox()
@@ -210,7 +210,7 @@ describe("tif1 CLI (child process)", () => {
       expect(JSON.parse(loaded.stdout)).toMatchObject({ gp: "Australian Grand Prix", session: "Race", delivered: 21 })
     }))
 
-  it.scopedLive("cache info shows what is stored; cache clear drops a session; --refresh revalidates", () =>
+  it.live("cache info shows what is stored; cache clear drops a session; --refresh revalidates", () =>
     Effect.gen(function*() {
       const { env, mirror } = yield* fixtureMirror
       const home = sandbox()
@@ -246,7 +246,7 @@ describe("tif1 CLI (child process)", () => {
       expect((yield* run(["events", "2031"])).stdout).toContain("no schedule for 2031")
     }))
 
-  it.scopedLive("load --verbose shows retries, fallbacks, skips and the breaker, and ends with the slowest CDN attempts", () =>
+  it.live("load --verbose shows retries, fallbacks, skips and the breaker, and ends with the slowest CDN attempts", () =>
     Effect.gen(function*() {
       const failing = yield* MirrorServer.make({
         root: fixturesRoot,
@@ -287,7 +287,7 @@ describe("tif1 CLI (child process)", () => {
       expect(result.stdout).toMatch(/^ {2}retry_jitter\s+true {2}from default/m)
     }))
 
-  it.scopedLive("mirror serve serves a folder until SIGINT, then exits 0", () =>
+  it.live("mirror serve serves a folder until SIGINT, then exits 0", () =>
     Effect.gen(function*() {
       const cli = startCli(["mirror", "serve", "--port", "0", "--h2", fixturesRoot], { home: sandbox() })
       yield* eventually(

@@ -22,13 +22,13 @@ const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" } as con
 const fixture = (path: string) =>
   JSON.parse(Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race", path), "utf8"))
 
-let scope: Scope.CloseableScope
+let scope: Scope.Closeable
 let mirror: MirrorServer.MirrorServerService
 
 beforeAll(async () => {
   scope = await Effect.runPromise(Scope.make())
   mirror = await Effect.runPromise(
-    Scope.extend(MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() }), scope)
+    Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() }), scope)
   )
 })
 afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))

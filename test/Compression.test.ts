@@ -66,7 +66,7 @@ const recordingMirror = Effect.gen(function*() {
 })
 
 describe("compressed transfers", () => {
-  it.scopedLive("auto asks a non-loopback origin for br and gzip, decodes exactly, and counts wire bytes apart", () =>
+  it.live("auto asks a non-loopback origin for br and gzip, decodes exactly, and counts wire bytes apart", () =>
     Effect.gen(function*() {
       const cdn = yield* recordingMirror
       const { stats, value } = yield* withStack(
@@ -80,7 +80,7 @@ describe("compressed transfers", () => {
       expect(stats.wireBytes).toBeLessThan(telemetryText.length / 2)
     }))
 
-  it.scopedLive("auto asks loopback origins for identity; on asks them too; off asks no one", () =>
+  it.live("auto asks loopback origins for identity; on asks them too; off asks no one", () =>
     Effect.gen(function*() {
       const cdn = yield* recordingMirror
       yield* withStack({ cdns: [MirrorServer.templateFor(cdn.origin)] }, fetchTelemetry)
@@ -93,7 +93,7 @@ describe("compressed transfers", () => {
       expect(on.value).toEqual(JSON.parse(telemetryText.toString()))
     }))
 
-  it.scopedLive("a compression bomb stops at max_response_bytes: InvalidDataError, memory never filled", () =>
+  it.live("a compression bomb stops at max_response_bytes: InvalidDataError, memory never filled", () =>
     Effect.gen(function*() {
       const bomb = Zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024, 0x20)) // 256 MB of spaces, about 250 KB on the wire
       const server = yield* startServer(
@@ -112,7 +112,7 @@ describe("compressed transfers", () => {
       expect(server.requests()).toBe(1) // bad data is never retried
     }))
 
-  it.scopedLive("an identity body over max_response_bytes, and a body that does not decode, are InvalidDataError", () =>
+  it.live("an identity body over max_response_bytes, and a body that does not decode, are InvalidDataError", () =>
     Effect.gen(function*() {
       const big = yield* startServer(
         "h1",

@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
+import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -33,15 +33,15 @@ const resolve = (
   if (options.home !== undefined) write(homeDir, options.home)
   if (options.cwd !== undefined) write(cwd, options.cwd)
   return loadConfig(options.overrides ?? {}, { homeDir, cwd }).pipe(
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
-    Effect.either,
+    Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env, preserveEmptyStrings: true })),
+    Effect.result,
     Effect.map((result) => ({ result, homeDir, cwd }))
   )
 }
 
-const expectError = (result: Either.Either<unknown, Tif1ConfigError>) => {
-  if (Either.isRight(result)) throw new Error("expected a config error")
-  return result.left
+const expectError = (result: Result.Result<unknown, Tif1ConfigError>) => {
+  if (Result.isSuccess(result)) throw new Error("expected a config error")
+  return result.failure
 }
 
 describe("Config", () => {
@@ -55,7 +55,7 @@ describe("Config", () => {
   it.effect("uses the documented defaults when nothing is set", () =>
     Effect.gen(function*() {
       const { result } = yield* resolve({})
-      const config = Either.getOrThrow(result)
+      const config = Result.getOrThrow(result)
       expect(config.timeout).toBe(30)
       expect(config.maxRetries).toBe(3)
       expect(config.retryBackoffFactor).toBe(2)
@@ -77,7 +77,7 @@ describe("Config", () => {
           home: { timeout: 40, max_retries: 7, circuit_breaker_threshold: 9 }
         }
       )
-      const config = Either.getOrThrow(result)
+      const config = Result.getOrThrow(result)
       expect(config.timeout).toBe(10)
       expect(config.sources.timeout).toBe("override")
       expect(config.maxRetries).toBe(5)
@@ -94,13 +94,13 @@ describe("Config", () => {
       const explicit = Path.join(explicitDir, "custom.json")
       Fs.writeFileSync(explicit, JSON.stringify({ timeout: 1 }))
       const first = yield* resolve({ TIF1_CONFIG_FILE: explicit }, { home: { timeout: 3 }, cwd: { timeout: 2 } })
-      expect(Either.getOrThrow(first.result).timeout).toBe(1)
+      expect(Result.getOrThrow(first.result).timeout).toBe(1)
 
       const untrusted = yield* resolve({}, { home: { timeout: 3 }, cwd: { timeout: 2 } })
-      expect(Either.getOrThrow(untrusted.result).timeout).toBe(3)
+      expect(Result.getOrThrow(untrusted.result).timeout).toBe(3)
 
       const trusted = yield* resolve({ TIF1_TRUST_CWD_CONFIG: "yes" }, { home: { timeout: 3 }, cwd: { timeout: 2 } })
-      expect(Either.getOrThrow(trusted.result).timeout).toBe(2)
+      expect(Result.getOrThrow(trusted.result).timeout).toBe(2)
     }))
 
   it.effect("a missing TIF1_CONFIG_FILE is an error, not a silent fallback", () =>
@@ -129,7 +129,7 @@ describe("Config", () => {
         ] as const
       ) {
         const { result } = yield* resolve({ TIF1_CI_MODE: word })
-        expect(Either.getOrThrow(result).ciMode).toBe(expected)
+        expect(Result.getOrThrow(result).ciMode).toBe(expected)
       }
       const { result } = yield* resolve({ TIF1_CI_MODE: "maybe" })
       const error = expectError(result)
@@ -141,12 +141,12 @@ describe("Config", () => {
   it.effect("parses lists: comma-separated in env, JSON arrays in files", () =>
     Effect.gen(function*() {
       const env = yield* resolve({ TIF1_CDNS: "http://127.0.0.1:1/a, http://127.0.0.1:2/{year}/{gp}/{session}/{path}" })
-      expect(Either.getOrThrow(env.result).cdns).toEqual([
+      expect(Result.getOrThrow(env.result).cdns).toEqual([
         "http://127.0.0.1:1/a",
         "http://127.0.0.1:2/{year}/{gp}/{session}/{path}"
       ])
       const file = yield* resolve({}, { home: { http_resolvers: ["standard", "https://127.0.0.1:8443/dns-query"] } })
-      expect(Either.getOrThrow(file.result).httpResolvers).toEqual(["standard", "https://127.0.0.1:8443/dns-query"])
+      expect(Result.getOrThrow(file.result).httpResolvers).toEqual(["standard", "https://127.0.0.1:8443/dns-query"])
     }))
 
   it.effect("rejects a negative env value, naming key, source and value", () =>
@@ -201,12 +201,12 @@ describe("Config", () => {
     Effect.gen(function*() {
       const warnings: Array<string> = []
       const capture = Logger.make(({ logLevel, message }) => {
-        if (logLevel._tag === "Warning") warnings.push(String(message))
+        if (logLevel === "Warn") warnings.push(String(message))
       })
       const { result } = yield* resolve({}, { home: { timeout: 5, not_a_key: 1 } }).pipe(
-        Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+        Effect.provide(Logger.layer([capture]))
       )
-      expect(Either.getOrThrow(result).timeout).toBe(5)
+      expect(Result.getOrThrow(result).timeout).toBe(5)
       expect(warnings.join("\n")).toContain("unknown key not_a_key")
     }))
 
@@ -214,11 +214,11 @@ describe("Config", () => {
     Effect.gen(function*() {
       const warnings: Array<string> = []
       const capture = Logger.make(({ logLevel, message }) => {
-        if (logLevel._tag === "Warning") warnings.push(String(message))
+        if (logLevel === "Warn") warnings.push(String(message))
       })
       process.env.TIF1_MAX_RETRYS = "2"
       try {
-        yield* resolve({}).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+        yield* resolve({}).pipe(Effect.provide(Logger.layer([capture])))
       } finally {
         delete process.env.TIF1_MAX_RETRYS
       }

@@ -2,26 +2,40 @@ import { describe, expect, it } from "@effect/vitest"
 import * as DnsPacket from "dns-packet"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
+import * as Http2 from "node:http2"
 import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
 import { Tif1Config } from "../src/schema/Config.js"
 import { NetworkError } from "../src/schema/Errors.js"
 import * as DnsResolver from "../src/services/DnsResolver.js"
 import * as HttpSession from "../src/services/HttpSession.js"
-import { startServer, testCertificate } from "./support/servers.js"
+import { type Handler, startServer, testCertificate } from "./support/servers.js"
 
 const failingSystem: DnsResolver.ResolverStep = {
   name: "standard",
   resolve: (hostname) => Effect.fail(`standard: ENOTFOUND ${hostname}`)
 }
 
-/** A local RFC 8484 server: answers A queries for *.test with 127.0.0.1 and the given TTL. */
-const startDohServer = (ttl: number) =>
+/**
+ * A local RFC 8484 server: answers A queries for *.test with 127.0.0.1 and the given TTL. It speaks
+ * HTTP/1.1 only, or (`h2`) HTTP/2 too, chosen by ALPN; `versions` lists the HTTP version each query
+ * came over, `connections` how many TLS connections it accepted.
+ */
+const startDohServer = (ttl: number, protocols: "h1" | "h2" = "h1") =>
   Effect.acquireRelease(
-    Effect.async<{ url: string; aQueries: () => number; server: Https.Server }>((resume) => {
+    Effect.callback<{
+      url: string
+      aQueries: () => number
+      versions: ReadonlyArray<string>
+      connections: () => number
+      server: Https.Server | Http2.Http2SecureServer
+    }>((resume) => {
       let aQueries = 0
-      const server = Https.createServer(testCertificate(), (request, response) => {
+      let connections = 0
+      const versions: Array<string> = []
+      const handler: Handler = (request, response) => {
+        versions.push(request.httpVersion)
         const chunks: Array<Buffer> = []
         request.on("data", (chunk) => chunks.push(chunk))
         request.on("end", () => {
@@ -34,29 +48,52 @@ const startDohServer = (ttl: number) =>
           response.writeHead(200, { "content-type": "application/dns-message" })
           response.end(DnsPacket.encode({ type: "response", id: query.id, questions: query.questions, answers }))
         })
-      })
+      }
+      // Node's HTTP/2 server always offers h2 in ALPN, so the HTTP/1.1-only one is an https server.
+      const server = protocols === "h2"
+        ? Http2.createSecureServer({ ...testCertificate(), allowHTTP1: true }, handler)
+        : Https.createServer(testCertificate(), handler)
+      server.on("secureConnection", () => connections++)
       server.listen(0, "127.0.0.1", () => {
         const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ url: `https://127.0.0.1:${port}/dns-query`, aQueries: () => aQueries, server }))
+        resume(Effect.succeed({
+          url: `https://127.0.0.1:${port}/dns-query`,
+          aQueries: () => aQueries,
+          versions,
+          connections: () => connections,
+          server
+        }))
       })
     }),
     ({ server }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         server.close(() => resume(Effect.void))
       })
   )
 
 describe("DnsResolver", () => {
-  it.scoped("falls through a failing system resolver to DoH", () =>
+  it.effect("falls through a failing system resolver to DoH", () =>
     Effect.gen(function*() {
       const doh = yield* startDohServer(300)
       const step = yield* DnsResolver.dohResolver("local-doh", doh.url, { ca: testCertificate().cert })
       const resolver = yield* DnsResolver.make([failingSystem, step])
       const addresses = yield* resolver.resolve("mirror.test")
       expect(addresses).toEqual([{ address: "127.0.0.1", family: 4 }])
+      // An HTTP/1.1-only endpoint: the A and AAAA queries, over HTTP/1.1.
+      expect(doh.versions).toEqual(["1.1", "1.1"])
     }))
 
-  it.scoped("caches answers for their TTL on the Clock", () =>
+  it.effect("asks over HTTP/2 when the DoH server offers it: A and AAAA on one connection", () =>
+    Effect.gen(function*() {
+      const doh = yield* startDohServer(300, "h2")
+      const step = yield* DnsResolver.dohResolver("local-doh", doh.url, { ca: testCertificate().cert })
+      const resolver = yield* DnsResolver.make([step])
+      expect(yield* resolver.resolve("cdn.test")).toEqual([{ address: "127.0.0.1", family: 4 }])
+      expect(doh.versions).toEqual(["2.0", "2.0"])
+      expect(doh.connections()).toBe(1)
+    }))
+
+  it.effect("caches answers for their TTL on the Clock", () =>
     Effect.gen(function*() {
       const doh = yield* startDohServer(30)
       const step = yield* DnsResolver.dohResolver("local-doh", doh.url, { ca: testCertificate().cert })
@@ -72,7 +109,7 @@ describe("DnsResolver", () => {
       expect(doh.aQueries()).toBe(2)
     }))
 
-  it.scoped("checks the DoH server's certificate", () =>
+  it.effect("checks the DoH server's certificate", () =>
     Effect.gen(function*() {
       const doh = yield* startDohServer(30)
       const untrusting = yield* DnsResolver.dohResolver("untrusted-doh", doh.url)
@@ -81,7 +118,7 @@ describe("DnsResolver", () => {
       expect(doh.aQueries()).toBe(0)
     }))
 
-  it.scoped("all resolvers failing lists every reason", () =>
+  it.effect("all resolvers failing lists every reason", () =>
     Effect.gen(function*() {
       const closed = yield* DnsResolver.dohResolver("https://127.0.0.1:1/dns-query", "https://127.0.0.1:1/dns-query")
       const resolver = yield* DnsResolver.make([failingSystem, closed])
@@ -92,13 +129,13 @@ describe("DnsResolver", () => {
       expect(error.reason).toContain("https://127.0.0.1:1/dns-query:")
     }))
 
-  it.scoped("IP literals need no resolver", () =>
+  it.effect("IP literals need no resolver", () =>
     Effect.gen(function*() {
       const resolver = yield* DnsResolver.make([failingSystem])
       expect(yield* resolver.resolve("127.0.0.1")).toEqual([{ address: "127.0.0.1", family: 4 }])
     }))
 
-  it.scoped("the session connects through the chain (system fails, DoH answers)", () =>
+  it.effect("the session connects through the chain (system fails, DoH answers)", () =>
     Effect.gen(function*() {
       const doh = yield* startDohServer(60)
       const server = yield* startServer("h1", (_request, response) => response.end("{\"ok\":true}"))
@@ -107,8 +144,8 @@ describe("DnsResolver", () => {
         DnsResolver.dohResolver("local-doh", doh.url, { ca: testCertificate().cert }),
         (step) => [failingSystem, step]
       )
-      const response = yield* Effect.flatMap(HttpSession.HttpSession, (session) =>
-        session.get(`http://mirror.test:${port}/x.json`)).pipe(
+      const response = yield* HttpSession.HttpSession.use((session) => session.get(`http://mirror.test:${port}/x.json`))
+        .pipe(
           Effect.provide(
             HttpSession.layer.pipe(
               Layer.provide(DnsResolver.layerChain(chain)),

@@ -11,19 +11,25 @@ const drivers = (JSON.parse(Fs.readFileSync(Path.join(race, "drivers.json"), "ut
   drivers: Array<{ driver: string }>
 }).drivers.map((driver) => driver.driver)
 
+/**
+ * The examples import "tif1-effect" as users do; tsx maps that name to `src/index.ts` by the
+ * repository's tsconfig `paths` (the child's cwd is a sandbox, so tsx is told where it is).
+ */
+const exampleEnv = { TSX_TSCONFIG_PATH: Path.join(repoRoot, "tsconfig.json"), TIF1_MAX_RETRIES: "0" }
+
+/** Run an example with `env`. */
+const runExampleWith = (name: string, env: Record<string, string>) =>
+  Effect.promise(() => runScript(Path.join(repoRoot, "examples", name), [], { env: { ...exampleEnv, ...env } }))
+
 /** Run an example against a fixture mirror named by TIF1_CDNS, the way a user points it at a CDN. */
 const runExample = (name: string) =>
   Effect.gen(function*() {
     const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
-    return yield* Effect.promise(() =>
-      runScript(Path.join(repoRoot, "examples", name), [], {
-        env: { TIF1_CDNS: MirrorServer.templateFor(mirror.origin), TIF1_MAX_RETRIES: "0" }
-      })
-    )
+    return yield* runExampleWith(name, { TIF1_CDNS: MirrorServer.templateFor(mirror.origin) })
   })
 
 describe("examples (run as users run them)", () => {
-  it.scopedLive("effect-program.ts loads a session and prints each driver's best lap", () =>
+  it.live("effect-program.ts loads a session and prints each driver's best lap", () =>
     Effect.gen(function*() {
       const result = yield* runExample("effect-program.ts")
       expect(result.stderr).toBe("")
@@ -40,7 +46,7 @@ describe("examples (run as users run them)", () => {
       expect(result.stdout).toContain(`corners.json: ${corners} corners`)
     }))
 
-  it.scopedLive("promise-script.ts fetches, fetches many, and handles a missing file", () =>
+  it.live("promise-script.ts fetches, fetches many, and handles a missing file", () =>
     Effect.gen(function*() {
       const result = yield* runExample("promise-script.ts")
       expect(result.stderr).toBe("")
@@ -52,7 +58,18 @@ describe("examples (run as users run them)", () => {
       expect(result.stdout).toMatch(/\d+ requests over \d+ connection\(s\)/)
     }))
 
-  it.scopedLive("tracing.ts prints the load's spans through OpenTelemetry, then the counters", () =>
+  it.live("promise-script.ts reports a failure on stderr and exits non-zero when no CDN answers", () =>
+    Effect.gen(function*() {
+      // Port 9 (discard) on loopback: nothing listens, every connection is refused.
+      const result = yield* runExampleWith("promise-script.ts", {
+        TIF1_CDNS: "http://127.0.0.1:9/{year}/{gp}/{session}/{path}"
+      })
+      expect(result.code).toBe(1)
+      expect(result.stdout).toBe("")
+      expect(result.stderr).toMatch(/^failed: network error for http:\/\/127\.0\.0\.1:9\/2025\//m)
+    }))
+
+  it.live("tracing.ts prints the load's spans through OpenTelemetry, then the counters", () =>
     Effect.gen(function*() {
       const result = yield* runExample("tracing.ts")
       expect(result.code, result.stderr).toBe(0)

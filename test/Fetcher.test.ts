@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -21,7 +21,7 @@ const mirror = (faults?: MirrorServer.FaultMode, root = fixturesRoot) =>
   MirrorServer.make({ root, protocol: "h1", ...(faults === undefined ? {} : { faults }) })
 
 describe("Fetcher against real local CDNs", () => {
-  it.scopedLive("primary 503 always: data from the secondary, primary skipped after 3 failures", () =>
+  it.live("primary 503 always: data from the secondary, primary skipped after 3 failures", () =>
     Effect.gen(function*() {
       const primary = yield* mirror({ rules: [{ match: "*", status: 503 }] })
       const secondary = yield* mirror()
@@ -38,7 +38,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(secondary.hits()).toBe(5)
     }))
 
-  it.scopedLive("primary 404 + secondary 200: data, each asked once", () =>
+  it.live("primary 404 + secondary 200: data, each asked once", () =>
     Effect.gen(function*() {
       const primary = yield* mirror({ rules: [{ match: "*", status: 404 }] })
       const secondary = yield* mirror()
@@ -50,7 +50,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(secondary.hits()).toBe(1)
     }))
 
-  it.scopedLive("all 404: DataNotFoundError with each server hit once", () =>
+  it.live("all 404: DataNotFoundError with each server hit once", () =>
     Effect.gen(function*() {
       const primary = yield* mirror()
       const secondary = yield* mirror()
@@ -65,7 +65,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(secondary.hits(key("weather.json"))).toBe(1)
     }))
 
-  it.scopedLive("truncated JSON everywhere: InvalidDataError, never retried", () =>
+  it.live("truncated JSON everywhere: InvalidDataError, never retried", () =>
     Effect.gen(function*() {
       const primary = yield* mirror({ rules: [{ match: "*", truncate: true }] })
       const secondary = yield* mirror({ rules: [{ match: "*", truncate: true }] })
@@ -80,7 +80,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(secondary.hits()).toBe(1)
     }))
 
-  it.scopedLive("a bad body at the primary falls through to a good copy on the secondary", () =>
+  it.live("a bad body at the primary falls through to a good copy on the secondary", () =>
     Effect.gen(function*() {
       const primary = yield* mirror({ rules: [{ match: "*", truncate: true }] })
       const secondary = yield* mirror()
@@ -90,7 +90,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(value).toEqual(fixture("corners.json"))
     }))
 
-  it.scopedLive("a reset mid-body, then success on the retry", () =>
+  it.live("a reset mid-body, then success on the retry", () =>
     Effect.gen(function*() {
       const only = yield* mirror({ rules: [{ match: "*", resetMidBody: true, times: 1 }] })
       const value = yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, path: "VER/2_tel.json" })).pipe(
@@ -100,7 +100,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(only.hits()).toBe(2)
     }))
 
-  it.scopedLive("100 concurrent identical requests make 1 server hit", () =>
+  it.live("100 concurrent identical requests make 1 server hit", () =>
     Effect.gen(function*() {
       const only = yield* mirror({ latencyMs: 50 })
       const values = yield* Effect.flatMap(Fetcher, (f) =>
@@ -114,26 +114,22 @@ describe("Fetcher against real local CDNs", () => {
       expect(values.every((value) => value === values[0])).toBe(true)
     }))
 
-  it.scopedLive("a shared fetch whose owner is interrupted is taken over by a joiner; an interrupted joiner leaves", () =>
+  it.live("a shared fetch whose owner is interrupted is taken over by a joiner; an interrupted joiner leaves", () =>
     Effect.gen(function*() {
       // The server counts a request when it starts answering; the body then takes 400 ms.
       const only = yield* mirror({ rules: [{ match: "*", slowBodyMs: 400 }] })
       const request = { ...race, path: "VER/4_tel.json" }
       const [value, hitsWhenOwnerStopped] = yield* Effect.flatMap(Fetcher, (f) =>
         Effect.gen(function*() {
-          const owner = yield* Effect.fork(f.json(request))
+          const owner = yield* Effect.forkChild(f.json(request))
           yield* eventually(() => only.hits() === 1, "the owner's request")
-          const leaving = yield* Effect.fork(f.json(request))
-          const joiner = yield* Effect.fork(f.json(request))
-          // With no cache, a joiner's only asynchronous step is waiting on the shared fetch, so
-          // both being suspended means both have joined it.
-          const joined = Effect.map(
-            Effect.all([leaving.status, joiner.status]),
-            (statuses) => statuses.every((status) => status._tag === "Suspended")
-          )
-          for (let step = 0; !(yield* joined); step++) {
-            if (step === 1_000) throw new Error("the joiners never waited on the shared fetch")
-            yield* Effect.yieldNow()
+          // Started immediately, a fiber runs until its first asynchronous step before the fork
+          // returns. With no cache, a joiner's only asynchronous step is waiting on the shared
+          // fetch, so both still running means both have joined it.
+          const leaving = yield* Effect.forkChild(f.json(request), { startImmediately: true })
+          const joiner = yield* Effect.forkChild(f.json(request), { startImmediately: true })
+          if (leaving.pollUnsafe() !== undefined || joiner.pollUnsafe() !== undefined) {
+            throw new Error("the joiners never waited on the shared fetch")
           }
           yield* Fiber.interrupt(leaving)
           yield* Fiber.interrupt(owner)
@@ -144,7 +140,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(only.hits()).toBe(2)
       expect(value).toEqual(fixture("VER/4_tel.json"))
     }))
-  it.scopedLive("callers sharing one fetch each get their own options: validation and cache writes", () =>
+  it.live("callers sharing one fetch each get their own options: validation and cache writes", () =>
     Effect.gen(function*() {
       // A lap table with a string in a number column: fine unvalidated, an error validated.
       const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-shared-"))
@@ -158,20 +154,20 @@ describe("Fetcher against real local CDNs", () => {
       const request = { ...race, path: "VER/laptimes.json" }
       const [plain, validated, unstored] = yield* Effect.flatMap(Fetcher, (f) =>
         Effect.all([
-          Effect.either(f.json(request, { writeCache: false })),
-          Effect.either(f.json(request, { validate: true })),
-          Effect.either(f.json(request, { writeCache: false }))
+          Effect.result(f.json(request, { writeCache: false })),
+          Effect.result(f.json(request, { validate: true })),
+          Effect.result(f.json(request, { writeCache: false }))
         ], { concurrency: "unbounded" })).pipe(
           Effect.provide(stack({ cdns: [only.origin] }, Cache.layerMemory))
         )
       expect(only.hits()).toBe(1)
-      expect(plain._tag).toBe("Right")
-      expect(unstored._tag).toBe("Right")
-      expect(validated._tag).toBe("Left")
-      expect(Either.isLeft(validated) && validated.left._tag).toBe("InvalidDataError")
+      expect(plain._tag).toBe("Success")
+      expect(unstored._tag).toBe("Success")
+      expect(validated._tag).toBe("Failure")
+      expect(Result.isFailure(validated) && validated.failure._tag).toBe("InvalidDataError")
     }))
 
-  it.scopedLive("a caller that writes the cache stores a shared answer its owner did not", () =>
+  it.live("a caller that writes the cache stores a shared answer its owner did not", () =>
     Effect.gen(function*() {
       const only = yield* mirror({ latencyMs: 100 })
       const request = { ...race, path: "VER/5_tel.json" }
@@ -186,7 +182,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(entries).toBe(1)
     }))
 
-  it.scopedLive("bare NaN in a real lap table parses, as null", () =>
+  it.live("bare NaN in a real lap table parses, as null", () =>
     Effect.gen(function*() {
       const only = yield* mirror()
       const value = yield* Effect.flatMap(Fetcher, (f) => f.json({ ...race, path: "VER/laptimes.json" })).pipe(
@@ -198,7 +194,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(Object.isFrozen(value)).toBe(true)
     }))
 
-  it.scopedLive("many keeps input order with a mix of 200, 404 and 503", () =>
+  it.live("many keeps input order with a mix of 200, 404 and 503", () =>
     Effect.gen(function*() {
       const only = yield* mirror({ rules: [{ match: "NOR/laptimes.json", status: 503 }] })
       const progress: Array<number> = []
@@ -213,13 +209,15 @@ describe("Fetcher against real local CDNs", () => {
       expect(only.hits(key("NOR/laptimes.json"))).toBe(2)
     }))
 
-  it.scopedLive("interrupting many aborts the requests in flight (the server sees them close)", () =>
+  it.live("interrupting many aborts the requests in flight (the server sees them close)", () =>
     Effect.gen(function*() {
       const only = yield* mirror({ rules: [{ match: "*", slowBodyMs: 30_000 }] })
       const paths = Array.from({ length: 10 }, (_, i) => `VER/${i + 1}_tel.json`)
       yield* Effect.gen(function*() {
         const fetcher = yield* Fetcher
-        const fiber = yield* Effect.fork(fetcher.many(paths.map((path) => ({ ...race, path })), { concurrency: 5 }))
+        const fiber = yield* Effect.forkChild(
+          fetcher.many(paths.map((path) => ({ ...race, path })), { concurrency: 5 })
+        )
         yield* eventually(() => only.hits() === 5, "5 requests in flight")
         expect(only.connectionsOpen()).toBe(5)
         yield* Fiber.interrupt(fiber)
@@ -228,7 +226,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(only.hits()).toBe(5)
     }))
 
-  it.scopedLive("the breaker opens after consecutive failed rounds and then fails fast without I/O", () =>
+  it.live("the breaker opens after consecutive failed rounds and then fails fast without I/O", () =>
     Effect.gen(function*() {
       const primary = yield* mirror({ rules: [{ match: "*", status: 503 }] })
       const secondary = yield* mirror({ rules: [{ match: "*", status: 500 }] })
@@ -248,7 +246,7 @@ describe("Fetcher against real local CDNs", () => {
       )
     }))
 
-  it.scopedLive("a dead primary with a healthy secondary never opens the breaker", () =>
+  it.live("a dead primary with a healthy secondary never opens the breaker", () =>
     Effect.gen(function*() {
       const primary = yield* mirror({ rules: [{ match: "*", status: 503 }] })
       const secondary = yield* mirror()
@@ -264,7 +262,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(state).toBe("closed")
     }))
 
-  it.scopedLive("works the same over HTTP/2 with TLS", () =>
+  it.live("works the same over HTTP/2 with TLS", () =>
     Effect.gen(function*() {
       const h2 = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() })
       const values = yield* Effect.flatMap(Fetcher, (f) =>
@@ -277,7 +275,7 @@ describe("Fetcher against real local CDNs", () => {
       expect(h2.connectionsOpened()).toBe(1)
     }))
 
-  it.scopedLive("with validation on, a file that fails its schema is InvalidDataError and is not cached", () =>
+  it.live("with validation on, a file that fails its schema is InvalidDataError and is not cached", () =>
     Effect.gen(function*() {
       const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-broken-"))
       const folder = Path.join(root, "2025", "Australian Grand Prix", "Race", "VER")

@@ -7,7 +7,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Tif1Test from "../src/layers/Tif1Test.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
 import { CdnManager } from "../src/services/CdnManager.js"
@@ -22,6 +22,9 @@ const secondary = "https://secondary.test/gh"
 const request = { year: 2025, gp: "Abu Dhabi Grand Prix", session: "Practice 1", path: "drivers.json" }
 const urlOn = (base: string) => `${base}/2025@main/Abu%20Dhabi%20Grand%20Prix/Practice%201/drivers.json`
 
+/** Randomness that always draws 0.5 (jitter is half its maximum). */
+const half: Random.Random = { nextDoubleUnsafe: () => 0.5, nextIntUnsafe: () => 0 }
+
 const run = <A, E>(
   routes: Tif1Test.TestRoutes,
   overrides: Tif1ConfigOverrides,
@@ -29,7 +32,7 @@ const run = <A, E>(
 ) =>
   body.pipe(
     Effect.provide(Tif1Test.layer(routes, { cdns: [primary], ...overrides })),
-    Effect.withRandom(Random.fixed([0.5]))
+    Effect.provideService(Random.Random, half)
   )
 
 /** Seconds between consecutive requests in the log. */
@@ -47,7 +50,7 @@ describe("retry timing (TestClock, Random fixed at 0.5)", () => {
   it.effect("waits 2.5 s, 4.5 s, 8.5 s before rounds 1, 2, 3 and then fails", () =>
     Effect.gen(function*() {
       const routes = Tif1Test.routes({ [urlOn(primary)]: { status: 503 } })
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         run(routes, { maxRetries: 3, maxRetryDelay: 60 }, Effect.flatMap(Fetcher, (f) => f.json(request)))
       )
       yield* TestClock.adjust("2499 millis")
@@ -66,7 +69,7 @@ describe("retry timing (TestClock, Random fixed at 0.5)", () => {
   it.effect("caps the backoff at max_retry_delay before adding jitter", () =>
     Effect.gen(function*() {
       const routes = Tif1Test.routes({ [urlOn(primary)]: { status: 500 } })
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         run(routes, { maxRetries: 3, maxRetryDelay: 3 }, Effect.flatMap(Fetcher, (f) => f.json(request)))
       )
       yield* TestClock.adjust("60 seconds")
@@ -83,7 +86,7 @@ describe("retry timing (TestClock, Random fixed at 0.5)", () => {
           { status: 200, body: { drivers: [] } }
         ]
       })
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         run(routes, { maxRetries: 3, maxRetryDelay: 10 }, Effect.flatMap(Fetcher, (f) => f.json(request)))
       )
       yield* TestClock.adjust("60 seconds")
@@ -126,13 +129,13 @@ describe("CircuitBreaker timing", () => {
       yield* TestClock.adjust("1 millis")
 
       // Half-open: one slow probe; concurrent callers fail fast meanwhile.
-      const probe = yield* Effect.fork(breaker.protect("u", Effect.sleep("5 seconds"), () => "delivered"))
+      const probe = yield* Effect.forkChild(breaker.protect("u", Effect.sleep("5 seconds"), () => "delivered"))
       yield* TestClock.adjust("1 millis")
       expect(yield* breaker.state).toBe("half-open")
-      const others = yield* Effect.all(Array.from({ length: 10 }, () => Effect.either(countedRound)), {
+      const others = yield* Effect.all(Array.from({ length: 10 }, () => Effect.result(countedRound)), {
         concurrency: "unbounded"
       })
-      expect(others.every((result) => result._tag === "Left")).toBe(true)
+      expect(others.every((result) => result._tag === "Failure")).toBe(true)
       expect(ran).toBe(0)
       yield* TestClock.adjust("5 seconds")
       yield* Fiber.join(probe)
@@ -172,8 +175,8 @@ describe("CircuitBreaker timing", () => {
       const stalled = yield* Effect.forEach(
         Array.from({ length: 6 }),
         () =>
-          Effect.fork(
-            breaker.protect("u", Effect.zipRight(Deferred.await(release), Effect.fail("timeout")), () => "failed")
+          Effect.forkChild(
+            breaker.protect("u", Effect.andThen(Deferred.await(release), Effect.fail("timeout")), () => "failed")
           ),
         { concurrency: "unbounded" }
       )
@@ -192,7 +195,7 @@ describe("CircuitBreaker timing", () => {
       const breaker = yield* CircuitBreakerModule.make({ threshold: 1, timeoutSeconds: 10 })
       yield* Effect.flip(breaker.protect("u", Effect.fail("down"), () => "failed"))
       yield* TestClock.adjust("10 seconds")
-      const probe = yield* Effect.fork(breaker.protect("u", Effect.never, () => "delivered"))
+      const probe = yield* Effect.forkChild(breaker.protect("u", Effect.never, () => "delivered"))
       yield* TestClock.adjust("1 millis")
       yield* Fiber.interrupt(probe)
       yield* breaker.protect("u", Effect.void, () => "delivered")

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import type * as Http from "node:http"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
@@ -57,7 +57,7 @@ const run = (
   )
 
 describe("freshness on the Clock", () => {
-  it.scoped("a live session's file is revalidated after live_revalidate_after: 304 keeps it and restarts its clock, 200 replaces it", () =>
+  it.effect("a live session's file is revalidated after live_revalidate_after: 304 keeps it and restarts its clock, 200 replaces it", () =>
     Effect.gen(function*() {
       const cdn = yield* editableCdn()
       cdn.publish("corners.json", { CornerNumber: [1], X: [0], Y: [0], Angle: [0], Distance: [1] }, "\"v1\"")
@@ -93,15 +93,15 @@ describe("freshness on the Clock", () => {
       expect(values.after).toBe(values.corrected)
     }))
 
-  it.scoped("a live session's not-found lasts live_missing_ttl, then the file is asked for again", () =>
+  it.effect("a live session's not-found lasts live_missing_ttl, then the file is asked for again", () =>
     Effect.gen(function*() {
       const cdn = yield* editableCdn()
       yield* TestClock.setTime(practiceStart + 10 * 60 * 1000)
       const outcomes = yield* run(cdn.server.origin)((fetch) =>
         Effect.gen(function*() {
           const tags: Array<string> = []
-          const attempt = Effect.map(Effect.either(fetch("weather.json")), (result) =>
-            tags.push(result._tag === "Right" ? "delivered" : (result.left as { _tag: string })._tag))
+          const attempt = Effect.map(Effect.result(fetch("weather.json")), (result) =>
+            tags.push(result._tag === "Success" ? "delivered" : (result.failure as { _tag: string })._tag))
           yield* attempt // 404: remembered for 300 s
           yield* TestClock.adjust("299 seconds")
           yield* attempt // from the negative cache
@@ -124,7 +124,7 @@ describe("freshness on the Clock", () => {
       expect(cdn.seen.map((request) => request.status)).toEqual([404, 200])
     }))
 
-  it.scoped("the live window's edges: live until live_window_days after the start, then never revalidated", () =>
+  it.effect("the live window's edges: live until live_window_days after the start, then never revalidated", () =>
     Effect.gen(function*() {
       const cdn = yield* editableCdn()
       cdn.publish("corners.json", { CornerNumber: [1], X: [0], Y: [0], Angle: [0], Distance: [1] }, "\"v1\"")
@@ -143,23 +143,23 @@ describe("freshness on the Clock", () => {
       expect(cdn.seen.map((request) => request.status)).toEqual([200, 304])
     }))
 
-  it.scoped("an old session keeps missing_payloads_ttl_days for a not-found, however short the live TTL", () =>
+  it.effect("an old session keeps missing_payloads_ttl_days for a not-found, however short the live TTL", () =>
     Effect.gen(function*() {
       const cdn = yield* editableCdn()
       yield* TestClock.setTime(practiceStart + 30 * day)
       yield* run(cdn.server.origin, { missingPayloadsTtlDays: 2 })((fetch) =>
         Effect.gen(function*() {
-          yield* Effect.either(fetch("weather.json"))
+          yield* Effect.result(fetch("weather.json"))
           yield* TestClock.adjust("1 day")
-          yield* Effect.either(fetch("weather.json"))
+          yield* Effect.result(fetch("weather.json"))
           yield* TestClock.adjust("1 day")
-          yield* Effect.either(fetch("weather.json"))
+          yield* Effect.result(fetch("weather.json"))
         })
       )
       expect(cdn.seen.map((request) => request.status)).toEqual([404, 404])
     }))
 
-  it.scoped("a session that has not started is answered without remembering anything", () =>
+  it.effect("a session that has not started is answered without remembering anything", () =>
     Effect.gen(function*() {
       const cdn = yield* editableCdn()
       cdn.publish("drivers.json", { drivers: [{ driver: "VER", team: "Red Bull Racing" }] }, "\"d1\"")
@@ -168,8 +168,8 @@ describe("freshness on the Clock", () => {
         Effect.gen(function*() {
           yield* fetch("drivers.json")
           yield* fetch("drivers.json")
-          yield* Effect.either(fetch("weather.json"))
-          yield* Effect.either(fetch("weather.json"))
+          yield* Effect.result(fetch("weather.json"))
+          yield* Effect.result(fetch("weather.json"))
         })
       )
       expect(cdn.seen.map((request) => `${request.path} ${request.status}`)).toEqual([
@@ -180,7 +180,7 @@ describe("freshness on the Clock", () => {
       ])
     }))
 
-  it.scoped("refresh: revalidate asks with the stored validators whatever the age; reload ignores the cache", () =>
+  it.effect("refresh: revalidate asks with the stored validators whatever the age; reload ignores the cache", () =>
     Effect.gen(function*() {
       const cdn = yield* editableCdn()
       cdn.publish("drivers.json", { drivers: [] }, "\"d1\"")
@@ -191,8 +191,8 @@ describe("freshness on the Clock", () => {
           yield* fetch("drivers.json")
           yield* fetch("drivers.json", { refresh: "revalidate" })
           yield* fetch("drivers.json", { refresh: "reload" })
-          yield* Effect.either(fetch("rcm.json"))
-          yield* Effect.either(fetch("rcm.json", { refresh: "revalidate" })) // a remembered not-found is asked again
+          yield* Effect.result(fetch("rcm.json"))
+          yield* Effect.result(fetch("rcm.json", { refresh: "revalidate" })) // a remembered not-found is asked again
         })
       )
       expect(cdn.seen.map((request) => `${request.path} ${request.ifNoneMatch ?? "-"} ${request.status}`)).toEqual([

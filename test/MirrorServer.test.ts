@@ -43,7 +43,7 @@ const get = (client: Client | H2CClient, path: string, headers: Record<string, s
 
 describe("MirrorServer", () => {
   for (const protocol of ["h1", "h2", "h2c"] as const) {
-    it.scopedLive(`serves every fixture byte-identically over ${protocol}`, () =>
+    it.live(`serves every fixture byte-identically over ${protocol}`, () =>
       Effect.gen(function*() {
         const mirror = yield* MirrorServer.make({
           root: fixturesRoot,
@@ -63,7 +63,7 @@ describe("MirrorServer", () => {
       }))
   }
 
-  it.scopedLive("serves the plain template shape, answers 304 on a matching ETag, gzips when asked", () =>
+  it.live("serves the plain template shape, answers 304 on a matching ETag, gzips when asked", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const client = yield* clientFor(mirror, "h1")
@@ -82,7 +82,7 @@ describe("MirrorServer", () => {
       expect(Zlib.gunzipSync(zipped.body).equals(original)).toBe(true)
     }))
 
-  it.scopedLive("br and gzip as asked (q-values honoured), Vary, an ETag per encoding, If-None-Match lists, * and weak tags", () =>
+  it.live("br and gzip as asked (q-values honoured), Vary, an ETag per encoding, If-None-Match lists, * and weak tags", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const client = yield* clientFor(mirror, "h1")
@@ -116,7 +116,7 @@ describe("MirrorServer", () => {
       expect(again.body.equals(br.body)).toBe(true)
     }))
 
-  it.scopedLive("each content is compressed once: hard links and concurrent requests share one br and one gzip copy", () =>
+  it.live("each content is compressed once: hard links and concurrent requests share one br and one gzip copy", () =>
     Effect.gen(function*() {
       const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-mirror-links-"))
       const source = Path.join(fixturesRoot, "2025/Australian Grand Prix/Race/VER/1_tel.json")
@@ -147,7 +147,7 @@ describe("MirrorServer", () => {
       Fs.rmSync(root, { recursive: true, force: true })
     }))
 
-  it.scopedLive("the h2 mirror answers HTTP/1.1 over TLS as well as HTTP/2, HEAD and 304 on both", () =>
+  it.live("the h2 mirror answers HTTP/1.1 over TLS as well as HTTP/2, HEAD and 304 on both", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() })
       const path = "/2025@main/Australian%20Grand%20Prix/Race/drivers.json"
@@ -171,7 +171,7 @@ describe("MirrorServer", () => {
       expect(mirror.hits()).toBe(6)
     }))
 
-  it.scopedLive("never serves a file outside its root", () =>
+  it.live("never serves a file outside its root", () =>
     Effect.gen(function*() {
       const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-root-"))
       const session = Path.join(root, "2025", "Test Grand Prix", "Race")
@@ -202,7 +202,7 @@ describe("MirrorServer", () => {
       }
     }))
 
-  it.scopedLive("fault modes do what they say", () =>
+  it.live("fault modes do what they say", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({
         root: fixturesRoot,
@@ -231,7 +231,7 @@ describe("MirrorServer", () => {
       expect((yield* get(client, `${race}/VER/1_tel.json`)).body.equals(whole)).toBe(true)
     }))
 
-  it.scopedLive("GOAWAY after N streams makes the client open a new connection", () =>
+  it.live("GOAWAY after N streams makes the client open a new connection", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({
         root: fixturesRoot,
@@ -249,7 +249,7 @@ describe("MirrorServer", () => {
       expect(mirror.connectionsOpened()).toBe(2)
     }))
 
-  it.scopedLive("mirror pull from one mirror, then serve of that folder gives the same bytes; a second pull resumes", () =>
+  it.live("mirror pull from one mirror, then serve of that folder gives the same bytes; a second pull resumes", () =>
     Effect.gen(function*() {
       const source = yield* MirrorServer.make({ root: fixturesRoot })
       const out = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-pull-"))
@@ -281,7 +281,7 @@ describe("MirrorServer", () => {
       expect(source.hits(`${sessionDir}/VER/3_tel.json`)).toBe(before + 1)
     }))
 
-  it.scopedLive("a pull killed in the middle and resumed leaves only whole files, byte-identical, and no partial files", () =>
+  it.live("a pull killed in the middle and resumed leaves only whole files, byte-identical, and no partial files", () =>
     Effect.gen(function*() {
       const source = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 150 } })
       const home = sandbox()
@@ -332,7 +332,7 @@ describe("MirrorServer limits", () => {
     return { socket, closed }
   }
 
-  it.scopedLive("a client that never finishes its headers (slowloris) is closed after the header timeout", () =>
+  it.live("a client that never finishes its headers (slowloris) is closed after the header timeout", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", headersTimeoutMs: 300 })
       const slow = Array.from({ length: 20 }, () => connect(mirror.origin))
@@ -343,7 +343,10 @@ describe("MirrorServer limits", () => {
         socket.write("GET /2025/Australian%20Grand%20Prix/Race/drivers.json HTTP/1.1\r\nX-Slow: ")
       }
       yield* Effect.promise(() => Promise.all(slow.map(({ closed }) => closed))).pipe(
-        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("slow clients still connected") }),
+        Effect.timeoutOrElse({
+          duration: "10 seconds",
+          orElse: () => Effect.fail(new Error("slow clients still connected"))
+        }),
         Effect.ensuring(Effect.sync(() => clearInterval(trickle)))
       )
       yield* eventually(() => mirror.connectionsOpen() === 0, "the server to drop them")
@@ -357,16 +360,16 @@ describe("MirrorServer limits", () => {
       yield* Effect.promise(() => client.close())
     }))
 
-  it.scopedLive("connections past the cap are closed at once; those within it are served", () =>
+  it.live("connections past the cap are closed at once; those within it are served", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", maxConnections: 3 })
       const held = Array.from({ length: 3 }, () => connect(mirror.origin))
       yield* eventually(() => mirror.connectionsOpen() === 3, "three connections")
       const extra = Array.from({ length: 4 }, () => connect(mirror.origin))
       yield* Effect.promise(() => Promise.all(extra.map(({ closed }) => closed))).pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: "10 seconds",
-          onTimeout: () => new Error("connections past the cap stayed open")
+          orElse: () => Effect.fail(new Error("connections past the cap stayed open"))
         })
       )
       expect(mirror.connectionsOpen()).toBe(3)

@@ -47,7 +47,7 @@ const sumOf = async (reader: TestReader, name: string, attributes: Record<string
 }
 
 describe("observability through @effect/opentelemetry", () => {
-  it.scopedLive("a session load is one span tree, and the metrics agree with the stats", () =>
+  it.live("a session load is one span tree, and the metrics agree with the stats", () =>
     Effect.gen(function*() {
       const exporter = new InMemorySpanExporter()
       const reader = new TestReader()

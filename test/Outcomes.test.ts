@@ -41,7 +41,7 @@ const fetchDrivers = (cacheDir: string, overrides: Tif1ConfigOverrides) =>
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-outcomes-"))
 
 describe("what each answer means", () => {
-  it.scopedLive("a redirect is followed and the final answer is the CDN's answer", () =>
+  it.live("a redirect is followed and the final answer is the CDN's answer", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
       const redirecting = yield* scripted((request, response) => {
@@ -55,7 +55,7 @@ describe("what each answer means", () => {
       expect(mirror.hits()).toBe(1)
     }))
 
-  it.scopedLive("a redirect loop fails that CDN (redirect), is not cached as missing, and the next run succeeds", () =>
+  it.live("a redirect loop fails that CDN (redirect), is not cached as missing, and the next run succeeds", () =>
     Effect.gen(function*() {
       let redirect = true
       const server = yield* scripted((request, response) => {
@@ -72,7 +72,7 @@ describe("what each answer means", () => {
       expect(yield* fetchDrivers(cacheDir, overrides)).toEqual(drivers)
     }))
 
-  it.scopedLive("401 from a private mirror is access-denied, never not-found, and is not remembered", () =>
+  it.live("401 from a private mirror is access-denied, never not-found, and is not remembered", () =>
     Effect.gen(function*() {
       let refuse = true
       const server = yield* scripted((_request, response) => {
@@ -89,7 +89,7 @@ describe("what each answer means", () => {
       expect(server.requests()).toBe(2)
     }))
 
-  it.scopedLive("403 then 404 is access-denied without retry rounds: one CDN did not say missing", () =>
+  it.live("403 then 404 is access-denied without retry rounds: one CDN did not say missing", () =>
     Effect.gen(function*() {
       const refusing = yield* scripted((_request, response) => response.writeHead(403).end())
       const missing = yield* scripted((_request, response) => response.writeHead(404).end())
@@ -100,7 +100,7 @@ describe("what each answer means", () => {
       expect([refusing.requests(), missing.requests()]).toEqual([1, 1])
     }))
 
-  it.scopedLive("a 304 to an unconditional request, or a 418, fails that CDN (http-status), never not-found", () =>
+  it.live("a 304 to an unconditional request, or a 418, fails that CDN (http-status), never not-found", () =>
     Effect.gen(function*() {
       for (const status of [304, 418]) {
         const server = yield* scripted((_request, response) => response.writeHead(status).end())
@@ -110,7 +110,7 @@ describe("what each answer means", () => {
       }
     }))
 
-  it.scopedLive("no CDN available is no-cdn, not cached: after disable then reset the file is fetched", () =>
+  it.live("no CDN available is no-cdn, not cached: after disable then reset the file is fetched", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
       const cacheDir = tempDir()
@@ -133,7 +133,7 @@ describe("what each answer means", () => {
       expect(mirror.hits()).toBe(1)
     }))
 
-  it.scopedLive("404 on one CDN and a refused connection on the other: the same NetworkError for max_retries 0 and 3", () =>
+  it.live("404 on one CDN and a refused connection on the other: the same NetworkError for max_retries 0 and 3", () =>
     Effect.gen(function*() {
       const missing = yield* scripted((_request, response) => response.writeHead(404).end())
       const closed = yield* scripted((_request, response) => response.end())
@@ -149,7 +149,7 @@ describe("what each answer means", () => {
       expect(missing.requests()).toBe(2)
     }))
 
-  it.scopedLive("a body in an encoding that was not asked for is InvalidDataError naming it", () =>
+  it.live("a body in an encoding that was not asked for is InvalidDataError naming it", () =>
     Effect.gen(function*() {
       const server = yield* scripted((_request, response) =>
         response.writeHead(200, { "content-encoding": "br" }).end(Buffer.from([0x1b, 0x03, 0x00, 0xf8]))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -40,8 +40,8 @@ describe("payload schemas", () => {
     for (const file of files) {
       const sessionPath = Path.relative(fixturesRoot, file).split(Path.sep).slice(3).join("/")
       expect(payloadKind(sessionPath)).not.toBe("other")
-      const result = Effect.runSync(Effect.either(decodePayload(sessionPath, read(Path.relative(fixturesRoot, file)))))
-      if (Either.isLeft(result)) throw new Error(`${file}: ${result.left.message}`)
+      const result = Effect.runSync(Effect.result(decodePayload(sessionPath, read(Path.relative(fixturesRoot, file)))))
+      if (Result.isFailure(result)) throw new Error(`${file}: ${result.failure.message}`)
     }
     const oldDrivers = decoded<Drivers>(
       "drivers.json",
@@ -211,9 +211,9 @@ describe("payload schemas", () => {
 
   it("is an Effect Schema too", () => {
     const input = read("2025/Australian Grand Prix/Qualifying/VER/1_tel.json")
-    const result = Schema.decodeUnknownEither(Telemetry)(input)
-    expect(Either.isRight(result) && result.right.tel.dataKey).toBe("2025-Australian Grand Prix-Qualifying-VER-1")
-    expect(Either.isLeft(Schema.decodeUnknownEither(Telemetry)({ tel: { time: [1] } }))).toBe(true)
+    const result = Schema.decodeUnknownResult(Telemetry)(input)
+    expect(Result.isSuccess(result) && result.success.tel.dataKey).toBe("2025-Australian Grand Prix-Qualifying-VER-1")
+    expect(Result.isFailure(Schema.decodeUnknownResult(Telemetry)({ tel: { time: [1] } }))).toBe(true)
   })
 
   it("chooses validation by the config switches", () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
 import type * as Http from "node:http"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
@@ -38,7 +38,7 @@ const fetchDrivers = (overrides: Tif1ConfigOverrides) =>
   )
 
 describe("private mirrors", () => {
-  it.scopedLive("cdn_headers by CDN name reach that CDN only; without them it refuses (access-denied)", () =>
+  it.live("cdn_headers by CDN name reach that CDN only; without them it refuses (access-denied)", () =>
     Effect.gen(function*() {
       const mirror = yield* privateMirror("Bearer s3cret")
       const open = yield* startServer("h1", (request, response) => {
@@ -56,12 +56,12 @@ describe("private mirrors", () => {
       expect(open.requests()).toBe(2)
     }))
 
-  it.scopedLive("user:password in a CDN URL is Basic auth, and appears in no URL, error, log or source list", () =>
+  it.live("user:password in a CDN URL is Basic auth, and appears in no URL, error, log or source list", () =>
     Effect.gen(function*() {
       const mirror = yield* privateMirror(`Basic ${Buffer.from("f1fan:p@ss word").toString("base64")}`)
       const cdn = `http://f1fan:p%40ss%20word@127.0.0.1:${mirror.port}/{year}/{gp}/{session}/{path}`
       const lines: Array<string> = []
-      const logger = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => lines.push(String(message))))
+      const logger = Logger.layer([Logger.make(({ message }) => lines.push(String(message)))])
       const [value, sources, missing] = yield* Effect.gen(function*() {
         const fetcher = yield* Fetcher
         const value = yield* fetcher.json({ ...race, path: "drivers.json" })
@@ -74,7 +74,7 @@ describe("private mirrors", () => {
       }).pipe(
         Effect.provide(stack({ cdns: [cdn], maxRetries: 0 })),
         Effect.provide(logger),
-        Logger.withMinimumLogLevel(LogLevel.Debug)
+        Effect.provideService(References.MinimumLogLevel, "Debug")
       )
       expect(value).toEqual(drivers)
       expect(mirror.seen[0]!.url).toBe("/2025/Australian%20Grand%20Prix/Race/drivers.json")
@@ -85,7 +85,7 @@ describe("private mirrors", () => {
       expect(everything).not.toContain("p@ss")
     }))
 
-  it.scopedLive("credentials never follow a redirect to another origin", () =>
+  it.live("credentials never follow a redirect to another origin", () =>
     Effect.gen(function*() {
       const elsewhere = yield* privateMirror("never sent")
       const redirecting = yield* startServer("h1", (request, response) =>

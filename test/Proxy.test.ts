@@ -1,11 +1,13 @@
 /**
  * Proxies are opt-in: through a real `tinyproxy` started by the test (Debian's package, which
  * `.ci/run` installs), with `proxy` or with `trust_env` and HTTPS_PROXY / NO_PROXY; without them
- * the environment's proxy is ignored.
+ * the environment's proxy is ignored. Inside the CONNECT tunnel the session speaks HTTP/2 to an
+ * origin that offers it and HTTP/1.1 to one that does not, as on a direct connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
@@ -13,9 +15,11 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
-import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
+import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
+import * as DnsResolver from "../src/services/DnsResolver.js"
 import { Fetcher } from "../src/services/Fetcher.js"
-import { testCertificate } from "./support/servers.js"
+import * as HttpSession from "../src/services/HttpSession.js"
+import { startServer, testCertificate } from "./support/servers.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
@@ -60,7 +64,7 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   mirror = await Effect.runPromise(
-    Scope.extend(MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() }), scope)
+    Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h2", certificate: testCertificate() }), scope)
   )
 })
 afterAll(async () => {
@@ -68,10 +72,10 @@ afterAll(async () => {
   await Effect.runPromise(Scope.close(scope, Exit.void))
 })
 
-/** CONNECT lines the proxy logged for the mirror's port. */
-const tunnels = () =>
+/** CONNECT lines the proxy logged for an origin's port (the mirror's by default). */
+const tunnels = (origin = mirror.origin) =>
   (Fs.existsSync(logFile) ? Fs.readFileSync(logFile, "utf8") : "").split("\n")
-    .filter((line) => line.includes("CONNECT") && line.includes(`127.0.0.1:${new URL(mirror.origin).port}`)).length
+    .filter((line) => line.includes("CONNECT") && line.includes(`127.0.0.1:${new URL(origin).port}`)).length
 
 const fetchDrivers = (overrides: Tif1ConfigOverrides) =>
   Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ ...race, path: "drivers.json" })).pipe(
@@ -117,5 +121,46 @@ describe("proxies (a real tinyproxy)", () => {
         drivers
       )
       expect(tunnels()).toBe(through)
+    }))
+
+  it.live("inside the tunnel: HTTP/2 where the origin offers it, on one tunnel; else HTTP/1.1", () =>
+    Effect.gen(function*() {
+      const seen = { h2: [] as Array<string>, h1: [] as Array<string> }
+      const serveVersion = (into: Array<string>) => (request: { httpVersion: string }, response: any) => {
+        into.push(request.httpVersion)
+        response.end("{}")
+      }
+      let streamWindow: number | undefined
+      const h2 = yield* startServer("h2", (request: any, response) => {
+        streamWindow = request.stream?.session.remoteSettings.initialWindowSize
+        serveVersion(seen.h2)(request, response)
+      })
+      const h1 = yield* startServer("h1-tls", serveVersion(seen.h1))
+      // No resolver may be asked: through a proxy, names are the proxy's business.
+      const noDns = DnsResolver.layerChain(Effect.succeed([{
+        name: "none",
+        resolve: (hostname: string) => Effect.fail(`none: ${hostname} asked of the resolver`)
+      }]))
+      yield* HttpSession.HttpSession.use((session) =>
+        Effect.forEach(
+          [...Array.from({ length: 6 }, (_, i) => `${h2.origin}/${i}.json`), `${h1.origin}/a.json`],
+          (url) => session.get(url),
+          { concurrency: 6 }
+        )
+      ).pipe(
+        Effect.provide(
+          HttpSession.layerWith({ ca: testCertificate().cert }).pipe(
+            Layer.provide(noDns),
+            Layer.provide(Tif1Config.layerDefaults({ connectionStatsLogInterval: 0, proxy: proxyUrl }))
+          )
+        )
+      )
+      expect(seen.h2).toEqual(Array.from({ length: 6 }, () => "2.0"))
+      expect(h2.connectionsOpened()).toBe(1)
+      // The session's HTTP/2 flow-control window comes along into the tunnel.
+      expect(streamWindow).toBe(HttpSession.defaultH2Windows.stream)
+      expect(tunnels(h2.origin)).toBe(1)
+      expect(seen.h1).toEqual(["1.1"])
+      expect(tunnels(h1.origin)).toBe(1)
     }))
 })

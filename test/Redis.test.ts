@@ -9,7 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { Redis } from "ioredis"
 import { execFile } from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -50,7 +50,7 @@ beforeAll(async () => {
   admin.on("error", () => {}) // reconnects after the kill test; failures reach the commands
   await admin.connect()
   mirror = await Effect.runPromise(
-    Scope.extend(MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 20 } }), scope)
+    Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 20 } }), scope)
   )
 })
 afterAll(async () => {
@@ -72,11 +72,8 @@ const withCache =
     )
 
 const fetchAll = (paths: ReadonlyArray<string>) =>
-  Effect.flatMap(
-    Fetcher,
-    (fetcher) => Effect.forEach(paths, (path) => fetcher.json({ ...race, path }), { concurrency: 8 })
-  )
-const stats = Effect.flatMap(Cache.Cache, (cache) => cache.stats)
+  Fetcher.use((fetcher) => Effect.forEach(paths, (path) => fetcher.json({ ...race, path }), { concurrency: 8 }))
+const stats = Cache.Cache.use((cache) => cache.stats)
 
 /** A prefix per test, so tests share the server but not their keys. */
 const freshPrefix = () => `t${Crypto.randomBytes(4).toString("hex")}:`
@@ -266,9 +263,9 @@ describe("Redis tier (a real redis-server)", () => {
         yield* Effect.promise(() => admin.set(`${prefix}l:${keyOf("corners.json")}`, "stuck-holder", "PX", 600_000))
         const result = yield* withCache({ redisUrl: redis.url, redisKeyPrefix: prefix, redisLockTtl: 5 })(
           Effect.gen(function*() {
-            const fiber = yield* Effect.fork(fetchAll(["corners.json"]))
+            const fiber = yield* Effect.forkChild(fetchAll(["corners.json"]))
             // Bounded: the poll interval doubles to 200 ms, so 5 s of Clock is at most ~30 wakes.
-            for (let turn = 0; turn < 200 && fiber.unsafePoll() === null; turn++) {
+            for (let turn = 0; turn < 200 && fiber.pollUnsafe() === undefined; turn++) {
               yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2)))
               yield* TestClock.adjust("100 millis")
             }
@@ -282,7 +279,7 @@ describe("Redis tier (a real redis-server)", () => {
     30_000
   )
 
-  it.scopedLive("invalidate clears a session, a kind of file or everything under the prefix, and nothing else", () =>
+  it.live("invalidate clears a session, a kind of file or everything under the prefix, and nothing else", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()
       const other = freshPrefix()
@@ -320,7 +317,7 @@ describe("Redis tier (a real redis-server)", () => {
       expect(yield* neighbour.getMissing("2025/Australian Grand Prix/Race/ZZZ/laptimes.json", 0)).toBe(true)
     }))
 
-  it.scopedLive("the stores' getMany answers in key order, as get does (Redis: one MGET; SQLite)", () =>
+  it.live("the stores' getMany answers in key order, as get does (Redis: one MGET; SQLite)", () =>
     Effect.gen(function*() {
       const options = {
         url: redis.url,
@@ -358,7 +355,7 @@ describe("Redis tier (a real redis-server)", () => {
         })(
           Effect.gen(function*() {
             const missing = yield* Effect.flip(
-              Effect.flatMap(Fetcher, (fetcher) => fetcher.json({ ...race, path: "ZZZ/laptimes.json" }))
+              Fetcher.use((fetcher) => fetcher.json({ ...race, path: "ZZZ/laptimes.json" }))
             )
             yield* fetchAll(["drivers.json", "VER/1_tel.json"])
             return { missing, stats: yield* stats }

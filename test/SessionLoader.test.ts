@@ -14,12 +14,11 @@ const count = (dir: string, pattern: RegExp): number =>
   )
 
 describe("SessionLoader", () => {
-  it.scopedLive("loads a race with telemetry: every file requested once, missing telemetry counted, progress to 100%", () =>
+  it.live("loads a race with telemetry: every file requested once, missing telemetry counted, progress to 100%", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const progress: Array<LoadProgress> = []
-      const loaded = yield* Effect.flatMap(
-        SessionLoader,
+      const loaded = yield* SessionLoader.use(
         (loader) =>
           loader.load({ year: 2025, gp: "Australian Grand Prix", session: "R" }, {
             telemetry: true,
@@ -52,19 +51,18 @@ describe("SessionLoader", () => {
       expect(progress.some((p) => p.phase === "telemetry")).toBe(true)
     }))
 
-  it.scopedLive("uses session_laptimes.json when published, split by driver", () =>
+  it.live("uses session_laptimes.json when published, split by driver", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
-      const loaded = yield* Effect.flatMap(SessionLoader, (loader) =>
-        loader.load({ year: 2025, gp: "Abu Dhabi Grand Prix", session: "FP1" })).pipe(
-          Effect.provide(stack({ cdns: [mirror.origin] }))
-        )
+      const loaded = yield* SessionLoader.use((loader) =>
+        loader.load({ year: 2025, gp: "Abu Dhabi Grand Prix", session: "FP1" })
+      ).pipe(
+        Effect.provide(stack({ cdns: [mirror.origin] }))
+      )
       expect(loaded.laps.size).toBe(20)
       const ver = loaded.laps.get("VER")!
       expect(
-        ver.drv?.every((driver) =>
-          driver === "VER"
-        )
+        ver.drv?.every((driver) => driver === "VER")
       ).toBe(true)
       const published = JSON.parse(
         Fs.readFileSync(Path.join(fixturesRoot, "2025/Abu Dhabi Grand Prix/Practice 1/VER/laptimes.json"), "utf8")
@@ -76,11 +74,11 @@ describe("SessionLoader", () => {
       expect(loaded.summary.failures).toBe(0)
     }))
 
-  it.scopedLive("a session without drivers.json is DataNotFoundError", () =>
+  it.live("a session without drivers.json is DataNotFoundError", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot })
       const error = yield* Effect.flip(
-        Effect.flatMap(SessionLoader, (loader) => loader.load({ year: 2025, gp: "Monaco Grand Prix", session: "Race" }))
+        SessionLoader.use((loader) => loader.load({ year: 2025, gp: "Monaco Grand Prix", session: "Race" }))
           .pipe(
             Effect.provide(stack({ cdns: [mirror.origin] }))
           )

@@ -3,8 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
-import * as TestClock from "effect/TestClock"
+import * as References from "effect/References"
+import * as TestClock from "effect/testing/TestClock"
 import * as Tif1Test from "../src/layers/Tif1Test.js"
 import { CircuitBreaker } from "../src/services/CircuitBreaker.js"
 import { Fetcher } from "../src/services/Fetcher.js"
@@ -22,7 +22,7 @@ describe("Tif1Test", () => {
         const fetcher = yield* Fetcher
         yield* fetcher.json({ ...request, path: "drivers.json" })
         yield* Effect.flip(fetcher.json({ ...request, path: "weather.json" }))
-        return yield* Effect.flatMap(HttpSession, (session) => session.stats)
+        return yield* HttpSession.use((session) => session.stats)
       }).pipe(Effect.provide(Tif1Test.layer(routes, { cdns: [base] })))
       expect(stats).toEqual({
         totalRequests: 2,
@@ -45,7 +45,7 @@ describe("Tif1Test", () => {
           Array.from({ length: 10 }),
           () => Effect.flip(fetcher.json({ ...request, path: "drivers.json" }))
         )
-        return [yield* fetcher.stats, yield* Effect.flatMap(CircuitBreaker, (b) => b.state), [first, ...fast]] as const
+        return [yield* fetcher.stats, yield* CircuitBreaker.use((b) => b.state), [first, ...fast]] as const
       }).pipe(Effect.provide(Tif1Test.layer(routes, { cdns: [base], maxRetries: 0, circuitBreakerThreshold: 1 })))
       expect(errors.map((error) => (error as { kind?: string }).kind)).toEqual([
         "reset",
@@ -61,10 +61,9 @@ describe("what the stack tells an operator", () => {
   it.effect("failed rounds and waits at debug; a CDN skipped, recovered, and the breaker at info or warning", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
-      const capture = Logger.replace(
-        Logger.defaultLogger,
-        Logger.make(({ logLevel, message }) => lines.push(`${logLevel.label} ${String(message)}`))
-      )
+      const capture = Logger.layer([
+        Logger.make(({ logLevel, message }) => lines.push(`${logLevel.toUpperCase()} ${String(message)}`))
+      ])
       const url = urlOf("drivers.json")
       const routes = Tif1Test.routes({
         [url]: [{ status: 503 }, { status: 503 }, { status: 503 }, { status: 200, body: { drivers: [] } }]
@@ -80,13 +79,17 @@ describe("what the stack tells an operator", () => {
       })
       yield* Effect.gen(function*() {
         const fetcher = yield* Fetcher
-        const failing = yield* Effect.fork(Effect.flip(fetcher.json({ ...request, path: "drivers.json" })))
+        const failing = yield* Effect.forkChild(Effect.flip(fetcher.json({ ...request, path: "drivers.json" })))
         yield* TestClock.adjust("2 seconds")
         yield* TestClock.adjust("4 seconds")
         yield* Fiber.join(failing)
         yield* TestClock.adjust("10 seconds")
         yield* fetcher.json({ ...request, path: "drivers.json" })
-      }).pipe(Effect.provide(layer), Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.Debug))
+      }).pipe(
+        Effect.provide(layer),
+        Effect.provide(capture),
+        Effect.provideService(References.MinimumLogLevel, "Debug")
+      )
       const cdn = "cdn.jsdelivr.net"
       expect(lines).toEqual([
         `DEBUG fetch 2025/Australian Grand Prix/Race/drivers.json: round 1 failed (${cdn}: http-status (HTTP 503))`,

@@ -40,22 +40,22 @@ export interface AttemptTiming {
  */
 export const attemptRecorder = (base: Tracer.Tracer, record: (attempt: AttemptTiming) => void): Tracer.Tracer =>
   Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = base.span(name, parent, context, links, startTime, kind, options)
-      if (name !== "Fetcher.attempt") return span
+    span(options) {
+      const span = base.span(options)
+      if (options.name !== "Fetcher.attempt") return span
       const end = span.end.bind(span)
       span.end = (endTime, exit) => {
         end(endTime, exit)
         record({
           cdn: String(span.attributes.get("tif1.cdn")),
           url: String(span.attributes.get("url.full")),
-          seconds: Number(endTime - startTime) / 1e9,
+          seconds: Number(endTime - options.startTime) / 1e9,
           failed: exit._tag === "Failure"
         })
       }
       return span
     },
-    context: (f, fiber) => base.context(f, fiber)
+    context: base.context === undefined ? undefined : (primitive, fiber) => base.context!(primitive, fiber)
   })
 
 /**
@@ -127,7 +127,7 @@ export const loadWithProgress = (
     let latest: LoadProgress = { phase: "metadata", completed: 0, total: 0 }
     const redraw = Effect.flatMap(fetcher.stats, (stats) =>
       Effect.sync(() => display.update(latest, stats.bytes - bytesBefore)))
-    const ticker = yield* Effect.fork(Effect.repeat(redraw, Schedule.spaced(redrawEvery)))
+    const ticker = yield* Effect.forkChild(Effect.repeat(redraw, Schedule.spaced(redrawEvery)))
     const loaded = yield* loader.load(ref, {
       ...options,
       onProgress: (progress) => {
@@ -135,7 +135,7 @@ export const loadWithProgress = (
       }
     }).pipe(
       Effect.ensuring(
-        Fiber.interrupt(ticker).pipe(Effect.zipRight(redraw), Effect.zipRight(Effect.sync(display.finish)))
+        Fiber.interrupt(ticker).pipe(Effect.andThen(redraw), Effect.andThen(Effect.sync(display.finish)))
       ),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {

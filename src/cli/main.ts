@@ -5,34 +5,44 @@
  * Exit codes: 0 ok, 1 unexpected, 2 usage or configuration, 3 not found, 4 network,
  * 5 invalid data. Errors print as one line plus a hint; `--verbose` adds the full cause.
  *
+ * Startup: only the command line itself is loaded up front. What a command does (the client
+ * stack with undici and SQLite, the mirror server, the load display, the demo) is imported when
+ * that command runs, so `tif1 --help` and usage errors answer at once.
+ *
  * @since 0.1.0
  */
-import * as Args from "@effect/cli/Args"
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
-import * as Console from "effect/Console"
+import * as Argument from "effect/cli/Argument"
+import * as CliConfig from "effect/cli/CliConfig"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as GlobalFlag from "effect/cli/GlobalFlag"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
+import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Tif1 from "../layers/Tif1.js"
-import * as MirrorServer from "../mirror/MirrorServer.js"
-import { pullSession } from "../mirror/pull.js"
-import { configKeys, envName, loadConfig, redactSecrets, snakeCase, Tif1Config, version } from "../schema/Config.js"
-import { Cache, type CacheStats, databaseFileName } from "../services/Cache.js"
-import { Calendar } from "../services/Calendar.js"
-import { CdnManager } from "../services/CdnManager.js"
-import { Fetcher } from "../services/Fetcher.js"
+import type * as Tif1 from "../layers/Tif1.js"
+import { defaultHeadersTimeoutMs, defaultMaxConnections } from "../mirror/limits.js"
+import {
+  configKeys,
+  envName,
+  loadConfig,
+  redactSecrets,
+  type ResolvedTif1Config,
+  snakeCase,
+  version
+} from "../schema/Config.js"
+import type { Tif1ConfigError } from "../schema/Errors.js"
+import type { CacheStats } from "../services/Cache.js"
 import { logLevelOf, stderrLogger } from "../services/internal/stderrLogger.js"
-import { runDemo } from "./demo.js"
-import { attemptRecorder, type AttemptTiming, loadWithProgress, slowestAttempts } from "./load.js"
+import type { AttemptTiming } from "./load.js"
+import * as Platform from "./platform.js"
 import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
 
 const stdout = (text: string) => {
@@ -65,21 +75,50 @@ const localTime = (start: string, utcOffset: string): string => {
   return `${new Date(Date.parse(start) + offsetMs).toISOString().slice(0, 16).replace("T", " ")} ${utcOffset}`
 }
 
-const verbose = Options.boolean("verbose").pipe(
-  Options.withDescription("log debug lines, and print the full cause of an error")
+/** A module imported when the command that needs it runs (never for `--help`). */
+const importing = <M>(load: () => Promise<M>): Effect.Effect<M> => Effect.promise(load)
+
+/** Run `effect` with the client stack (imported on first use: undici, SQLite, DNS, ...). */
+const withStack = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | Tif1ConfigError, Exclude<R, Tif1.Tif1Services>> =>
+  Effect.flatMap(importing(() => import("../layers/Tif1.js")), (Tif1) => Effect.provide(effect, Tif1.layer))
+
+const verbose = Flag.Boolean("verbose").pipe(
+  Flag.withDefault(false),
+  Flag.withDescription("log debug lines, and print the full cause of an error")
 )
 
-const year = Args.integer({ name: "year" }).pipe(Args.withDescription("season, e.g. 2025"))
-const gp = Args.text({ name: "gp" }).pipe(Args.withDescription("event name, e.g. \"Australian Grand Prix\""))
-const session = Args.text({ name: "session" }).pipe(
-  Args.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
+/**
+ * The command itself, before its subcommands are added: `--verbose` is shared with all of them
+ * (`tif1 --verbose load ...` or `tif1 load ... --verbose`), and `load` reads it from here.
+ */
+const root = Command.make(
+  "tif1",
+  {},
+  () =>
+    Effect.fail(
+      new UsageError({ message: "tif1 needs a command: fetch, load, events, cache, mirror, stats, config or demo" })
+    )
+).pipe(
+  Command.withSharedFlags({ verbose }),
+  Command.withDescription("Formula 1 timing data from the TracingInsights CDNs.")
 )
 
-const json = Options.boolean("json").pipe(Options.withDescription("print the result as one JSON object"))
+const year = Argument.Int("year").pipe(Argument.withDescription("season, e.g. 2025"))
+const gp = Argument.String("gp").pipe(Argument.withDescription("event name, e.g. \"Australian Grand Prix\""))
+const session = Argument.String("session").pipe(
+  Argument.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
+)
 
-const refresh = Options.choice("refresh", ["revalidate", "reload"]).pipe(
-  Options.optional,
-  Options.withDescription(
+const json = Flag.Boolean("json").pipe(
+  Flag.withDefault(false),
+  Flag.withDescription("print the result as one JSON object")
+)
+
+const refresh = Flag.Literals("refresh", ["revalidate", "reload"]).pipe(
+  Flag.optional,
+  Flag.withDescription(
     "revalidate: ask the CDN whether cached files are current (a remembered not-found is asked again); " +
       "reload: ignore the cache"
   )
@@ -89,7 +128,10 @@ const refresh = Options.choice("refresh", ["revalidate", "reload"]).pipe(
 const refreshOption = (flag: Option.Option<"revalidate" | "reload">) =>
   Option.match(flag, { onNone: () => ({}), onSome: (refresh) => ({ refresh }) })
 
-const telemetry = Options.boolean("telemetry").pipe(Options.withDescription("include every lap's telemetry"))
+const telemetry = Flag.Boolean("telemetry").pipe(
+  Flag.withDefault(false),
+  Flag.withDescription("include every lap's telemetry")
+)
 
 /** The session named by the positional arguments. */
 const sessionOf = (args: { readonly year: number; readonly gp: string; readonly session: string }) => ({
@@ -104,21 +146,28 @@ const fetch = Command.make(
     year,
     gp,
     session,
-    path: Args.text({ name: "path" }).pipe(Args.withDescription("file in the session folder, e.g. VER/1_tel.json")),
-    compact: Options.boolean("compact").pipe(Options.withDescription("one line of JSON instead of indented")),
-    noCache: Options.boolean("no-cache").pipe(Options.withDescription("neither read nor write the cache")),
-    refresh,
-    verbose
+    path: Argument.String("path").pipe(Argument.withDescription("file in the session folder, e.g. VER/1_tel.json")),
+    compact: Flag.Boolean("compact").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("one line of JSON instead of indented")
+    ),
+    noCache: Flag.Boolean("no-cache").pipe(
+      Flag.withoutNegation,
+      Flag.withDefault(false),
+      Flag.withDescription("neither read nor write the cache")
+    ),
+    refresh
   },
   (args) =>
-    Effect.flatMap(Fetcher, (fetcher) =>
-      fetcher.json(
+    withStack(Effect.gen(function*() {
+      const { Fetcher } = yield* importing(() => import("../services/Fetcher.js"))
+      const fetcher = yield* Fetcher
+      const value = yield* fetcher.json(
         { ...sessionOf(args), path: args.path },
         { ...refreshOption(args.refresh), ...(args.noCache ? { useCache: false, writeCache: false } : {}) }
-      )).pipe(
-        Effect.map((value) => stdout(`${JSON.stringify(value, null, args.compact ? undefined : 2)}\n`)),
-        Effect.provide(Tif1.layer)
       )
+      stdout(`${JSON.stringify(value, null, args.compact ? undefined : 2)}\n`)
+    }))
 ).pipe(Command.withDescription("Fetch one file and print it as JSON."))
 
 const load = Command.make(
@@ -129,26 +178,27 @@ const load = Command.make(
     session,
     telemetry,
     json,
-    refresh,
-    verbose
+    refresh
   },
-  (args) => {
-    const load = loadWithProgress(
-      sessionOf(args),
-      { telemetry: args.telemetry, ...refreshOption(args.refresh) },
-      { label: args.session, progress: stderr, report: stdout, json: args.json }
-    ).pipe(Effect.provide(Tif1.layer))
-    if (!args.verbose) return load
-    // --verbose ends with the slowest CDN attempts, ranked from the stack's own spans.
-    const attempts: Array<AttemptTiming> = []
-    return Effect.flatMap(Effect.tracer, (base) =>
-      load.pipe(
+  (args) =>
+    Effect.gen(function*() {
+      const { attemptRecorder, loadWithProgress, slowestAttempts } = yield* importing(() => import("./load.js"))
+      const load = withStack(loadWithProgress(
+        sessionOf(args),
+        { telemetry: args.telemetry, ...refreshOption(args.refresh) },
+        { label: args.session, progress: stderr, report: stdout, json: args.json }
+      ))
+      if (!(yield* root).verbose) return yield* load
+      // --verbose ends with the slowest CDN attempts, ranked from the stack's own spans.
+      const attempts: Array<AttemptTiming> = []
+      const base = yield* Effect.tracer
+      return yield* load.pipe(
         Effect.withTracer(attemptRecorder(base, (attempt) => attempts.push(attempt))),
         Effect.ensuring(Effect.sync(() => {
           if (attempts.length > 0) process.stderr.write(`slowest CDN attempts:\n${slowestAttempts(attempts, 5)}`)
         }))
-      ))
-  }
+      )
+    })
 ).pipe(Command.withDescription(
   "Load a session (drivers, laps, weather, race control; telemetry with --telemetry) with a progress bar, " +
     "then print a summary table."
@@ -160,53 +210,52 @@ const pull = Command.make(
     year,
     gp,
     session,
-    out: Options.directory("out").pipe(Options.withDescription("folder to fill in CDN layout")),
-    telemetry,
-    verbose
+    out: Flag.Directory("out").pipe(Flag.withDescription("folder to fill in CDN layout")),
+    telemetry
   },
   (args) =>
-    pullSession(sessionOf(args), {
-      out: args.out,
-      telemetry: args.telemetry
-    }).pipe(
-      Effect.map((summary) =>
-        stdout(`${summary.folder}\n${
-          table([
-            ["written", String(summary.written)],
-            ["kept", String(summary.kept)],
-            ["stale partial files removed", String(summary.staleRemoved)],
-            ["missing", String(summary.missing)],
-            ["failed", String(summary.failed)],
-            ["MB", megabytes(summary.bytes)]
-          ])
-        }`)
-      ),
-      Effect.provide(Tif1.layer)
-    )
+    withStack(Effect.gen(function*() {
+      const { pullSession } = yield* importing(() => import("../mirror/pull.js"))
+      const summary = yield* pullSession(sessionOf(args), { out: args.out, telemetry: args.telemetry })
+      stdout(`${summary.folder}\n${
+        table([
+          ["written", String(summary.written)],
+          ["kept", String(summary.kept)],
+          ["stale partial files removed", String(summary.staleRemoved)],
+          ["missing", String(summary.missing)],
+          ["failed", String(summary.failed)],
+          ["MB", megabytes(summary.bytes)]
+        ])
+      }`)
+    }))
 ).pipe(Command.withDescription("Copy a session from the CDNs into a folder (resumable; files are written whole)."))
 
 const serve = Command.make(
   "serve",
   {
-    root: Args.directory({ name: "dir", exists: "yes" }).pipe(Args.withDescription("folder in CDN layout")),
-    host: Options.text("host").pipe(Options.withDefault("127.0.0.1")),
-    port: Options.integer("port").pipe(Options.withDefault(8080), Options.withDescription("0 picks a free port")),
-    h2: Options.boolean("h2").pipe(Options.withDescription("HTTP/2: over TLS with --tls, else cleartext (h2c)")),
-    tls: Options.boolean("tls").pipe(
-      Options.withDescription("TLS with a generated self-signed certificate (offers h2 and http/1.1 by ALPN)")
+    root: Argument.Directory("dir", { mustExist: true }).pipe(Argument.withDescription("folder in CDN layout")),
+    host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1")),
+    port: Flag.Int("port").pipe(Flag.withDefault(8080), Flag.withDescription("0 picks a free port")),
+    h2: Flag.Boolean("h2").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("HTTP/2: over TLS with --tls, else cleartext (h2c)")
     ),
-    maxConnections: Options.integer("max-connections").pipe(
-      Options.withDefault(MirrorServer.defaultMaxConnections),
-      Options.withDescription("connections open at once; new ones past it are closed")
+    tls: Flag.Boolean("tls").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("TLS with a generated self-signed certificate (offers h2 and http/1.1 by ALPN)")
     ),
-    headerTimeout: Options.integer("header-timeout").pipe(
-      Options.withDefault(MirrorServer.defaultHeadersTimeoutMs / 1000),
-      Options.withDescription("seconds a client has to send its request headers (or finish TLS)")
+    maxConnections: Flag.Int("max-connections").pipe(
+      Flag.withDefault(defaultMaxConnections),
+      Flag.withDescription("connections open at once; new ones past it are closed")
     ),
-    verbose
+    headerTimeout: Flag.Int("header-timeout").pipe(
+      Flag.withDefault(defaultHeadersTimeoutMs / 1000),
+      Flag.withDescription("seconds a client has to send its request headers (or finish TLS)")
+    )
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
+      const MirrorServer = yield* importing(() => import("../mirror/MirrorServer.js"))
       const protocol = args.tls ? "h2" : args.h2 ? "h2c" : "h1"
       const mirror = yield* MirrorServer.make({
         root: args.root,
@@ -231,12 +280,7 @@ const serve = Command.make(
 ))
 
 /** A command that only groups others (`tif1 mirror`, `tif1 cache`): alone, it is a usage error naming them. */
-const commandGroup = <
-  const Subcommands extends readonly [
-    Command.Command<any, any, any, any>,
-    ...Array<Command.Command<any, any, any, any>>
-  ]
->(
+const commandGroup = <const Subcommands extends ReadonlyArray<Command.Command.Any>>(
   name: string,
   description: string,
   subcommands: Subcommands,
@@ -255,11 +299,18 @@ const mirror = commandGroup(
 )
 
 /** The shared tier in one line: where, whether it answers, and what it did in this process. */
-const describeRedis = (config: Tif1Config["Type"], redis: CacheStats["redis"]) =>
+const describeRedis = (config: ResolvedTif1Config, redis: CacheStats["redis"]) =>
   `${redactSecrets(config.redisUrl ?? "")} ${redis.state}, ${redis.hits} hits, ${redis.errors} errors`
 
-const stats = Command.make("stats", { json, verbose }, (args) =>
-  Effect.gen(function*() {
+const stats = Command.make("stats", { json }, (args) =>
+  withStack(Effect.gen(function*() {
+    const [{ Tif1Config }, { Cache, databaseFileName }, { CdnManager }] = yield* importing(() =>
+      Promise.all([
+        import("../schema/Config.js"),
+        import("../services/Cache.js"),
+        import("../services/CdnManager.js")
+      ])
+    )
     const config = yield* Tif1Config
     const cache = yield* (yield* Cache).stats
     const sources = yield* (yield* CdnManager).sources
@@ -277,13 +328,13 @@ const stats = Command.make("stats", { json, verbose }, (args) =>
       ...(cache.redis.enabled ? [["redis", describeRedis(config, cache.redis)] as const] : []),
       ...sources.map((source, index) => [`cdn ${index + 1}`, `${source.name} ${source.baseUrl}`] as const)
     ]))
-  }).pipe(Effect.provide(Tif1.layer))).pipe(
+  }))).pipe(
     Command.withDescription("Show the cache (file, entries, size, files known to be missing) and the CDN sources.")
   )
 
 const config = Command.make(
   "config",
-  { json, verbose },
+  { json },
   (args) =>
     Effect.map(loadConfig(), (resolved) =>
       args.json
@@ -310,9 +361,10 @@ const config = Command.make(
 
 const events = Command.make(
   "events",
-  { year, json, verbose },
+  { year, json },
   (args) =>
-    Effect.gen(function*() {
+    withStack(Effect.gen(function*() {
+      const { Calendar } = yield* importing(() => import("../services/Calendar.js"))
       const calendar = yield* Calendar
       const season = yield* calendar.events(args.year)
       const now = Date.now()
@@ -349,13 +401,16 @@ const events = Command.make(
           ] as const
         )))
       }
-    }).pipe(Effect.provide(Tif1.layer))
+    }))
 ).pipe(
   Command.withDescription("List a season's events and sessions with UTC and local start times, and which have started.")
 )
 
-const cacheInfo = Command.make("info", { json, verbose }, (args) =>
-  Effect.gen(function*() {
+const cacheInfo = Command.make("info", { json }, (args) =>
+  withStack(Effect.gen(function*() {
+    const [{ Tif1Config }, { Cache, databaseFileName }] = yield* importing(() =>
+      Promise.all([import("../schema/Config.js"), import("../services/Cache.js")])
+    )
     const config = yield* Tif1Config
     const cacheStats = yield* (yield* Cache).stats
     const stats = cacheStats.sqlite
@@ -382,15 +437,14 @@ const cacheInfo = Command.make("info", { json, verbose }, (args) =>
       ["newest", info.newest ?? "-"],
       ...(cacheStats.redis.enabled ? [["redis", describeRedis(config, cacheStats.redis)] as const] : [])
     ]))
-  }).pipe(Effect.provide(Tif1.layer))).pipe(
+  }))).pipe(
     Command.withDescription("Show the cache file: size, rows, remembered not-found answers, oldest and newest row.")
   )
 
 const cacheClear = Command.make(
   "clear",
   {
-    scope: Args.text({ name: "year [gp [session]]" }).pipe(Args.repeated),
-    verbose
+    scope: Argument.String("year [gp [session]]").pipe(Argument.variadic())
   },
   (args) =>
     Effect.gen(function*() {
@@ -401,30 +455,35 @@ const cacheClear = Command.make(
       if (yearText !== undefined && !/^\d{4}$/.test(yearText)) {
         return yield* new UsageError({ message: `tif1 cache clear: ${JSON.stringify(yearText)} is not a year` })
       }
-      const cache = yield* Cache
-      if (yearText === undefined) {
-        yield* cache.invalidate("all")
-        return stdout("cleared the whole cache\n")
-      }
-      const calendar = yield* Calendar
-      const year = Number(yearText)
-      const scope = gpName === undefined
-        ? { year }
-        : sessionName === undefined
-        ? { year, gp: (yield* calendar.event(year, gpName))?.name ?? gpName }
-        : yield* Effect.map(
-          calendar.resolve(year, gpName, sessionName),
-          (r) => ({ year, gp: r.gp, session: r.session })
+      return yield* withStack(Effect.gen(function*() {
+        const [{ Cache }, { Calendar }] = yield* importing(() =>
+          Promise.all([import("../services/Cache.js"), import("../services/Calendar.js")])
         )
-      yield* cache.invalidate(scope)
-      stdout(
-        `cleared ${
-          [scope.year, "gp" in scope ? scope.gp : undefined, "session" in scope ? scope.session : undefined].filter((
-            part
-          ) => part !== undefined).join(" ")
-        }\n`
-      )
-    }).pipe(Effect.provide(Tif1.layer))
+        const cache = yield* Cache
+        if (yearText === undefined) {
+          yield* cache.invalidate("all")
+          return stdout("cleared the whole cache\n")
+        }
+        const calendar = yield* Calendar
+        const year = Number(yearText)
+        const scope = gpName === undefined
+          ? { year }
+          : sessionName === undefined
+          ? { year, gp: (yield* calendar.event(year, gpName))?.name ?? gpName }
+          : yield* Effect.map(
+            calendar.resolve(year, gpName, sessionName),
+            (r) => ({ year, gp: r.gp, session: r.session })
+          )
+        yield* cache.invalidate(scope)
+        stdout(
+          `cleared ${
+            [scope.year, "gp" in scope ? scope.gp : undefined, "session" in scope ? scope.session : undefined].filter((
+              part
+            ) => part !== undefined).join(" ")
+          }\n`
+        )
+      }))
+    })
 ).pipe(Command.withDescription("Drop cached files and remembered not-found answers: all, or a year, event or session."))
 
 const cache = commandGroup(
@@ -434,24 +493,24 @@ const cache = commandGroup(
   "info or clear"
 )
 
-const demo = Command.make("demo", { verbose }, () => runDemo({ progress: stderr, report: stdout })).pipe(
-  Command.withDescription("Serve the bundled sample on 127.0.0.1 and load it cold, then warm from the cache.")
-)
-
-const tif1 = Command.make(
-  "tif1",
-  { verbose },
-  () =>
-    Effect.fail(
-      new UsageError({ message: "tif1 needs a command: fetch, load, events, cache, mirror, stats, config or demo" })
-    )
-)
-  .pipe(
-    Command.withDescription("Formula 1 timing data from the TracingInsights CDNs."),
-    Command.withSubcommands([fetch, load, events, cache, mirror, stats, config, demo])
+const demo = Command.make("demo", {}, () =>
+  Effect.flatMap(
+    importing(() => import("./demo.js")),
+    ({ runDemo }) => runDemo({ progress: stderr, report: stdout })
+  )).pipe(
+    Command.withDescription("Serve the bundled sample on 127.0.0.1 and load it cold, then warm from the cache.")
   )
 
-const cli = Command.run(tif1, { name: "tif1", version })
+const tif1 = root.pipe(Command.withSubcommands([fetch, load, events, cache, mirror, stats, config, demo]))
+
+const cli = Command.runWith(tif1, { version })
+
+/**
+ * effect/cli's built-in flags (`--help`, `--version`, `--completions`, `--log-level`) but
+ * `--wizard`: its prompts read the terminal key by key, which this command line does not
+ * implement (see ./platform.ts).
+ */
+const cliConfig = CliConfig.make({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.Wizard) })
 
 const isVerbose = process.argv.includes("--verbose")
 
@@ -460,41 +519,38 @@ const logger = stderrLogger(() => (stderr.isTTY ? "\r\x1b[K" : ""))
 
 /** Escape codes only for a terminal, and never under `NO_COLOR` (https://no-color.org). */
 const colorFor = (stream: NodeJS.WriteStream) => stream.isTTY === true && (process.env.NO_COLOR ?? "") === ""
-const ansiEscape = /\x1b\[[0-9;]*[A-Za-z]/g
-const plain = (args: ReadonlyArray<unknown>) =>
-  args.map((arg) => (typeof arg === "string" ? arg.replaceAll(ansiEscape, "") : arg))
 
-/** `@effect/cli` prints help and usage errors through `Console` with escape codes: strip them where they do not belong. */
-const withoutStrayEscapes = (base: Console.Console): Console.Console => ({
-  ...base,
-  log: (...args) => base.log(...(colorFor(process.stdout) ? args : plain(args))),
-  error: (...args) => base.error(...(colorFor(process.stderr) ? args : plain(args))),
-  unsafe: {
-    ...base.unsafe,
-    log: (...args) => base.unsafe.log(...(colorFor(process.stdout) ? args : plain(args))),
-    error: (...args) => base.unsafe.error(...(colorFor(process.stderr) ? args : plain(args)))
-  }
-})
+/**
+ * How `effect/cli` prints help (stdout) and what was wrong with a command line (stderr): with
+ * escape codes where each of those streams is a terminal, plain text elsewhere.
+ */
+const formatter: CliOutput.Formatter = {
+  ...CliOutput.defaultFormatter({ colors: colorFor(process.stdout) }),
+  formatErrors: CliOutput.defaultFormatter({ colors: colorFor(process.stderr) }).formatErrors
+}
 
 /**
  * `--verbose` is debug; otherwise `log_level` from the environment or config file. A config that
  * does not load leaves warning here: the command itself then fails with that config error.
  */
-const minimumLogLevel = isVerbose
-  ? Effect.succeed(LogLevel.Debug)
+const minimumLogLevel: Effect.Effect<LogLevel.LogLevel> = isVerbose
+  ? Effect.succeed("Debug")
   : loadConfig().pipe(
     Effect.map((config) => logLevelOf(config.logLevel)),
-    Effect.orElseSucceed(() => LogLevel.Warning),
-    Logger.withMinimumLogLevel(LogLevel.None) // its warnings come again when the command loads it
+    Effect.orElseSucceed((): LogLevel.LogLevel => "Warn"),
+    // its warnings come again when the command loads it
+    Effect.provideService(References.MinimumLogLevel, "None")
   )
 
 const program = Effect.flatMap(
   minimumLogLevel,
   (level) =>
-    Console.consoleWith((base) => cli(process.argv).pipe(Console.withConsole(withoutStrayEscapes(base)))).pipe(
-      Logger.withMinimumLogLevel(level)
+    cli(process.argv.slice(2)).pipe(
+      Effect.provideService(References.MinimumLogLevel, level),
+      Effect.provideService(CliOutput.Formatter, formatter),
+      Effect.provideService(CliConfig.CliConfig, cliConfig)
     )
-).pipe(Effect.provide(Layer.merge(NodeContext.layer, logger)))
+).pipe(Effect.provide(Layer.merge(Platform.layer, logger)))
 
 // `tif1 events 2025 | head`: a reader that stops early is no error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -515,7 +571,7 @@ const servesUntilStopped = process.argv.includes("serve")
 
 fiber.addObserver((exit) => {
   if (Exit.isSuccess(exit)) return
-  if (stoppedBySignal && Cause.isInterruptedOnly(exit.cause)) {
+  if (stoppedBySignal && Cause.hasInterruptsOnly(exit.cause)) {
     if (servesUntilStopped) return
     process.stderr.write("interrupted\n")
     process.exitCode = 130

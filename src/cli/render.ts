@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
+import * as CliError from "effect/cli/CliError"
 import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import { envName } from "../schema/Config.js"
@@ -208,9 +208,9 @@ const tagOf = (error: unknown): string | undefined =>
  * @since 0.1.0
  */
 export const diagnose = (cause: Cause.Cause<unknown>): Diagnosis => {
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   if (Option.isNone(failure)) {
-    if (Cause.isInterruptedOnly(cause)) return { exitCode: 130, line: "interrupted", hint: undefined }
+    if (Cause.hasInterruptsOnly(cause)) return { exitCode: 130, line: "interrupted", hint: undefined }
     const defect = Cause.squash(cause)
     return {
       exitCode: exitCodes.unexpected,
@@ -219,8 +219,8 @@ export const diagnose = (cause: Cause.Cause<unknown>): Diagnosis => {
     }
   }
   const error = failure.value
-  // @effect/cli has already printed what was wrong with the command line.
-  if (ValidationError.isValidationError(error)) return { exitCode: exitCodes.usage, line: "", hint: "see --help" }
+  // effect/cli has already printed what was wrong with the command line.
+  if (CliError.isCliError(error)) return { exitCode: exitCodes.usage, line: "", hint: "see --help" }
   const message = error instanceof Error ? error.message : String(error)
   switch (tagOf(error)) {
     case "DataNotFoundError":

@@ -96,7 +96,7 @@ const bodyBytes = (body: unknown): Uint8Array =>
  * @since 0.1.0
  */
 export const sessionLayer = (table: TestRoutes): Layer.Layer<HttpSession> =>
-  Layer.scoped(
+  Layer.effect(
     HttpSession,
     Effect.gen(function*() {
       // A real (idle) dispatcher backs `dispatcher`/`HttpClient` interop; it never opens a socket here.

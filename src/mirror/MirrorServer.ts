@@ -24,6 +24,7 @@ import type { AddressInfo, Socket } from "node:net"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
 import { generateSelfSignedCertificate, type SelfSignedCertificate } from "./certificate.js"
+import { defaultHeadersTimeoutMs, defaultMaxConnections } from "./limits.js"
 
 /**
  * One fault rule. `match` is a substring of the decoded file path (`2025/Australian Grand
@@ -81,10 +82,8 @@ export interface MirrorOptions {
   readonly maxConnections?: number
 }
 
-/** Default `headersTimeoutMs`. */
-export const defaultHeadersTimeoutMs = 10_000
-/** Default `maxConnections`. */
-export const defaultMaxConnections = 1024
+/** Default `headersTimeoutMs` and `maxConnections`. */
+export { defaultHeadersTimeoutMs, defaultMaxConnections }
 
 /**
  * A running mirror.
@@ -117,7 +116,7 @@ export interface MirrorServerService {
  *
  * @since 0.1.0
  */
-export class MirrorServer extends Context.Tag("tif1-effect/MirrorServer")<MirrorServer, MirrorServerService>() {}
+export class MirrorServer extends Context.Service<MirrorServer, MirrorServerService>()("tif1-effect/MirrorServer") {}
 
 /**
  * The file key of a URL path (`2025/Australian Grand Prix/Race/drivers.json`), or `undefined`
@@ -339,7 +338,7 @@ const sendRepresentation = (
  * @since 0.1.0
  */
 export const make = (options: MirrorOptions): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
-  Effect.zipRight(checkLimits(options), acquire(options))
+  Effect.andThen(checkLimits(options), acquire(options))
 
 /** `headersTimeoutMs` and `maxConnections`, checked before anything listens. */
 const checkLimits = (options: MirrorOptions): Effect.Effect<void, Error> => {
@@ -355,7 +354,7 @@ const checkLimits = (options: MirrorOptions): Effect.Effect<void, Error> => {
 
 const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<{ service: MirrorServerService; close: () => Promise<void> }, Error>((resume) => {
+    Effect.callback<{ service: MirrorServerService; close: () => Promise<void> }, Error>((resume) => {
       let rootReal: string
       try {
         rootReal = Fs.realpathSync(options.root)
@@ -638,7 +637,7 @@ const decodeURIComponentSafe = (value: string): string => {
  * @since 0.1.0
  */
 export const layer = (options: MirrorOptions): Layer.Layer<MirrorServer, Error> =>
-  Layer.scoped(MirrorServer, make(options))
+  Layer.effect(MirrorServer, make(options))
 
 /**
  * The CDN template that reaches a mirror's plain shape (`/{year}/{gp}/{session}/{path}`).

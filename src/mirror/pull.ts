@@ -125,7 +125,7 @@ export const pullSession = (ref: SessionRef, options: PullOptions): Effect.Effec
           options.onFile?.(path, "written")
           return Option.some(body)
         }),
-        Effect.catchAll((error) => {
+        Effect.catch((error) => {
           if (required) return Effect.fail(error)
           const outcome = error._tag === "DataNotFoundError" ? "missing" : "failed"
           counts[outcome]++

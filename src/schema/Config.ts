@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,7 +25,7 @@ import { Tif1ConfigError } from "./Errors.js"
  *
  * @since 0.1.0
  */
-export const version = "0.1.0"
+export const version = "0.2.0"
 
 /**
  * The resolved settings. Durations are in seconds, as in `.tif1rc`.
@@ -511,7 +512,22 @@ export interface ConfigSearchOptions {
   readonly homeDir?: string
 }
 
-const optionalEnv = (name: string) => Config.option(Config.string(name))
+/**
+ * Where `TIF1_*` variables are read: the current Effect `ConfigProvider` when one was provided,
+ * otherwise the process environment as it is now, `TIF1_X=` counting as set to `""` (so it can
+ * clear a value from a file). Effect 4's own default provider would not do: it snapshots the
+ * environment once per process and treats empty values as unset.
+ */
+const envProvider: Effect.Effect<ConfigProvider.ConfigProvider> = Effect.map(
+  ConfigProvider.ConfigProvider,
+  (current) =>
+    current === Context.get(Context.empty(), ConfigProvider.ConfigProvider)
+      ? ConfigProvider.fromEnvRecord(process.env, { preserveEmptyStrings: true })
+      : current
+)
+
+const optionalEnv = (provider: ConfigProvider.ConfigProvider, name: string) =>
+  Config.option(Config.String(name)).parse(provider)
 
 const readConfigFile = (path: string): Effect.Effect<ConfigFile | undefined, Tif1ConfigError> =>
   Effect.suspend(() => {
@@ -556,10 +572,10 @@ const readConfigFile = (path: string): Effect.Effect<ConfigFile | undefined, Tif
   })
 
 /** The first config file that exists, in the documented search order. */
-const findConfigFile = (search: ConfigSearchOptions) =>
+const findConfigFile = (search: ConfigSearchOptions, provider: ConfigProvider.ConfigProvider) =>
   Effect.gen(function*() {
-    const explicit = yield* optionalEnv("TIF1_CONFIG_FILE")
-    const trustCwd = yield* optionalEnv("TIF1_TRUST_CWD_CONFIG")
+    const explicit = yield* optionalEnv(provider, "TIF1_CONFIG_FILE")
+    const trustCwd = yield* optionalEnv(provider, "TIF1_TRUST_CWD_CONFIG")
     const candidates: Array<string> = []
     if (Option.isSome(explicit) && explicit.value.trim() !== "") candidates.push(explicit.value.trim())
     if (Option.isSome(trustCwd)) {
@@ -619,7 +635,8 @@ export const loadConfig = (
   search: ConfigSearchOptions = {}
 ): Effect.Effect<ResolvedTif1Config, Tif1ConfigError> =>
   Effect.gen(function*() {
-    const file = yield* findConfigFile(search)
+    const provider = yield* envProvider
+    const file = yield* findConfigFile(search, provider)
     if (file !== undefined) {
       for (const name of Object.keys(file.values)) {
         if (!keyBySnake.has(name)) yield* Effect.logWarning(`unknown key ${name} in ${file.path} (ignored)`)
@@ -635,7 +652,7 @@ export const loadConfig = (
     const sources: Record<string, string> = {}
     for (const key of configKeys) {
       const spec = keySpecs[key] as KeySpec<unknown>
-      const env = yield* optionalEnv(envName(key))
+      const env = yield* optionalEnv(provider, envName(key))
       const overridden = Object.prototype.hasOwnProperty.call(overrides, key) && overrides[key] !== undefined
       const [raw, source]: [unknown, string] | [undefined, undefined] = overridden
         ? [overrides[key], "override"]
@@ -709,7 +726,7 @@ export const socketsPerOrigin = (config: Tif1ConfigValues): number => {
  *
  * @since 0.1.0
  */
-export class Tif1Config extends Context.Tag("tif1-effect/Tif1Config")<Tif1Config, ResolvedTif1Config>() {
+export class Tif1Config extends Context.Service<Tif1Config, ResolvedTif1Config>()("tif1-effect/Tif1Config") {
   /** From the environment and config files. */
   static readonly layer: Layer.Layer<Tif1Config, Tif1ConfigError> = Layer.effect(Tif1Config, loadConfig())
   /** From the environment and config files, with overrides on top. */
@@ -719,7 +736,7 @@ export class Tif1Config extends Context.Tag("tif1-effect/Tif1Config")<Tif1Config
   static readonly layerDefaults = (overrides: Tif1ConfigOverrides = {}): Layer.Layer<Tif1Config, Tif1ConfigError> =>
     Layer.effect(
       Tif1Config,
-      Effect.zipRight(
+      Effect.andThen(
         warnUnknownOverrides(overrides),
         Effect.try({
           try: () => defaultConfig(overrides),

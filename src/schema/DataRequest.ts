@@ -5,8 +5,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { InvalidDataError } from "./Errors.js"
 
 /**
@@ -60,8 +62,8 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
  * Unicode, at most 200 characters.
  */
 const EventName = (what: string) =>
-  Schema.String.pipe(
-    Schema.filter((name) => {
+  Schema.String.check(
+    Schema.makeFilter((name) => {
       if (name.trim().length === 0) return `${what} must not be empty`
       if (name !== name.trim()) return `${what} must not start or end with blanks`
       if (name === "." || name === "..") return `${what} must not be ${JSON.stringify(name)}`
@@ -77,18 +79,22 @@ const EventName = (what: string) =>
  *
  * @since 0.1.0
  */
-export const SessionName = Schema.transform(EventName("session"), Schema.String, {
-  strict: true,
-  decode: resolveSessionName,
-  encode: (name) => name
-})
+export const SessionName = EventName("session").pipe(
+  Schema.decodeTo(
+    Schema.String,
+    SchemaTransformation.transform({
+      decode: resolveSessionName,
+      encode: (name) => name
+    })
+  )
+)
 
 /**
  * A file path relative to a session folder, such as `drivers.json` or `VER/12_tel.json`.
  *
  * @since 0.1.0
  */
-export const SessionPath = Schema.String.pipe(Schema.filter((path) => pathProblem(path)))
+export const SessionPath = Schema.String.check(Schema.makeFilter((path) => pathProblem(path)))
 
 /**
  * One file of one session: `{ year, gp, session, path }`.
@@ -96,7 +102,9 @@ export const SessionPath = Schema.String.pipe(Schema.filter((path) => pathProble
  * @since 0.1.0
  */
 export const DataRequest = Schema.Struct({
-  year: Schema.Int.pipe(Schema.between(2018, 2100, { message: () => "year must be an integer from 2018 to 2100" })),
+  year: Schema.Int.check(
+    Schema.isBetween({ minimum: 2018, maximum: 2100 }, { message: "year must be an integer from 2018 to 2100" })
+  ),
   gp: EventName("gp"),
   session: SessionName,
   path: SessionPath
@@ -116,7 +124,13 @@ export type DataRequest = typeof DataRequest.Type
  */
 export type DataRequestInput = typeof DataRequest.Encoded
 
-const decodeRequestEither = Schema.decodeUnknownEither(DataRequest, { errors: "first" })
+/** The first issue only; `reportInput` so a type mismatch says what it got ("Expected string, got 5"). */
+const decodeRequestResult = Schema.decodeUnknownResult(DataRequest, { errors: "first", reportInput: true })
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** An issue's path as `a.b` (Standard Schema segments are keys or `{ key }` objects). */
+const pathText = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined): string =>
+  (path ?? []).map((segment) => String(typeof segment === "object" ? segment.key : segment)).join(".")
 
 /**
  * Validate a request before any I/O. A bad one fails with `InvalidDataError` naming the field.
@@ -124,10 +138,10 @@ const decodeRequestEither = Schema.decodeUnknownEither(DataRequest, { errors: "f
  * @since 0.1.0
  */
 export const decodeRequest = (input: unknown): Effect.Effect<DataRequest, InvalidDataError> => {
-  const decoded = decodeRequestEither(input)
-  if (decoded._tag === "Right") return Effect.succeed(decoded.right)
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-  const field = issue?.path.join(".") || "request"
+  const decoded = decodeRequestResult(input)
+  if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
+  const issue = formatIssues(decoded.failure.issue).issues[0]
+  const field = pathText(issue?.path) || "request"
   return Effect.fail(
     new InvalidDataError({
       path: field,

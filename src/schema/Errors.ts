@@ -26,7 +26,7 @@ import * as Schema from "effect/Schema"
  *
  * @since 0.2.0
  */
-export const NetworkErrorKind = Schema.Literal(
+export const NetworkErrorKind = Schema.Literals([
   "timeout",
   "stalled",
   "connect",
@@ -49,7 +49,7 @@ export const NetworkErrorKind = Schema.Literal(
   "invalid-url",
   "cancelled",
   "closed"
-)
+])
 
 /**
  * A `NetworkError` kind.

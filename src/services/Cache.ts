@@ -12,7 +12,9 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import { Tif1Config } from "../schema/Config.js"
 import type { CacheScope, CacheStore, JsonObject, SessionScope, StoredEntry, Validators } from "./cache/CacheStore.js"
@@ -42,13 +44,26 @@ export {
   compressAboveBytes
 } from "./cache/RowCodec.js"
 export {
-  /** @since 0.1.0 */
-  databaseFileName,
   /** @since 0.2.0 */
   describeSqliteError,
+  /** @since 0.2.0 */
+  SqliteConnection,
+  /** @since 0.2.0 */
+  SqliteError
+} from "./cache/SqliteConnection.js"
+export type {
+  /** @since 0.2.0 */
+  SqliteConnectionOptions,
+  /** @since 0.2.0 */
+  SqliteConnectionService
+} from "./cache/SqliteConnection.js"
+export {
+  /** @since 0.1.0 */
+  databaseFileName,
   /**
-   * The SQLite store on a `SqlClient`: since 0.3.0 a `CacheStore` (`cache/SqliteStore.ts`), kept
-   * under its old name for code that built a cache from it.
+   * The SQLite store on a `SqliteConnection`, a `CacheStore` (`cache/SqliteStore.ts`),
+   * kept under its old name for code that built a cache from it (it needed `@effect/sql`'s
+   * `SqlClient` and failed with its `SqlError` before 0.2).
    *
    * @since 0.1.0
    */
@@ -77,7 +92,7 @@ export type CacheLookup =
  * What `lead` decided for a key no tier has: fetch it (and run `release` once the answer is
  * stored), or use what another process of the fleet fetched meanwhile.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type FleetLead =
   | { readonly _tag: "Lead"; readonly release: Effect.Effect<void> }
@@ -145,7 +160,7 @@ export interface CacheService {
  *
  * @since 0.1.0
  */
-export class Cache extends Context.Tag("tif1-effect/Cache")<Cache, CacheService>() {}
+export class Cache extends Context.Service<Cache, CacheService>()("tif1-effect/Cache") {}
 
 const noRedisStats: CacheStats["redis"] = {
   enabled: false,
@@ -195,10 +210,10 @@ export const make = (options: {
     const counted = Telemetry.taggedBy(Telemetry.cacheLookups, "tier", "result")
     const lookupsMemoryHit = counted("memory", "hit")
     const get = (key: string): Effect.Effect<CacheLookup> =>
-      Effect.withFiberRuntime((fiber) => {
-        if (!Telemetry.isTracing(fiber)) return lookup(key)
+      Effect.withFiber((fiber) => {
+        if (!Telemetry.isTracing(fiber)) return lookup(key, fiber)
         return Effect.withSpan(
-          Effect.tap(lookup(key), (found) =>
+          Effect.tap(lookup(key, fiber), (found) =>
             Effect.annotateCurrentSpan({
               "tif1.cache.result": found._tag === "Hit" ? "hit" : found._tag === "Missing" ? "not-found" : "miss",
               ...(found._tag === "Hit" ? { "tif1.cache.tier": found.tier } : {})
@@ -225,11 +240,12 @@ export const make = (options: {
       )
     }
 
-    const lookup = (key: string): Effect.Effect<CacheLookup> => {
+    /** Metrics are updated synchronously, in the looking fiber's context: no effect per update on the hot path. */
+    const lookup = (key: string, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<CacheLookup> => {
       const hit = memory.peek(key)
       if (hit !== undefined) {
         counters.memory.hits++
-        lookupsMemoryHit.unsafeUpdate(1, [])
+        lookupsMemoryHit.updateUnsafe(1, fiber.context)
         return Effect.succeed(hit)
       }
       counters.memory.misses++
@@ -239,27 +255,30 @@ export const make = (options: {
           const entry = yield* store.get(key)
           if (entry !== undefined) {
             counters[tier].hits++
-            counted(tier, "hit").unsafeUpdate(1, [])
+            counted(tier, "hit").updateUnsafe(1, fiber.context)
             return yield* promote(key, store, entry)
           }
           counters[tier].misses++
         }
         if (yield* isMissing(key)) {
           counters.negativeHits++
-          counted("negative", "hit").unsafeUpdate(1, [])
+          counted("negative", "hit").updateUnsafe(1, fiber.context)
           return { _tag: "Missing" } as const
         }
-        counted("none", "miss").unsafeUpdate(1, [])
+        counted("none", "miss").updateUnsafe(1, fiber.context)
         return { _tag: "Miss" } as const
       })
     }
 
+    /** Whether a tier remembers the key as missing (asked in order, until one does). */
     const isMissing = (key: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.reduce(tiers, false, (found, store) => (found ? Effect.succeed(true) : store.getMissing(key, now))))
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const store of tiers) if (yield* store.getMissing(key, now)) return true
+        return false
+      })
 
-    const everyTier = (use: (store: CacheStore) => Effect.Effect<void>) =>
-      Effect.forEach(tiers, use, { discard: true })
+    const everyTier = (use: (store: CacheStore) => Effect.Effect<void>) => Effect.forEach(tiers, use, { discard: true })
 
     const service: CacheService = {
       get,
@@ -272,9 +291,7 @@ export const make = (options: {
             const entry: StoredEntry = { value: deepFreeze(value), storedAt, validators }
             // Encoded once, on first use, for SQLite and Redis both.
             const row = yield* Effect.cached(RowCodec.encodeRow(key, value))
-            yield* everyTier((store) =>
-              Effect.zipRight(store.set(key, entry, row), store.clearMissing(key))
-            )
+            yield* everyTier((store) => Effect.andThen(store.set(key, entry, row), store.clearMissing(key)))
           })
         ),
       touch: (key) =>
@@ -290,8 +307,7 @@ export const make = (options: {
           Effect.flatMap(redis.lead(key), (lead): Effect.Effect<FleetLead> => {
             if (lead._tag !== "Found") return Effect.succeed(lead)
             counters.redis.hits++
-            counted("redis", "hit").unsafeUpdate(1, [])
-            return promote(key, redis, lead.entry)
+            return Effect.andThen(Metric.update(counted("redis", "hit"), 1), promote(key, redis, lead.entry))
           }),
       invalidate: (scope) => everyTier((store) => store.invalidate(scope)),
       stats: Effect.gen(function*() {
@@ -316,14 +332,16 @@ export const make = (options: {
     return service
   })
 
-const memoryOptions = (config: Tif1Config["Type"]) => ({
+const memoryOptions = (config: Tif1Config["Service"]) => ({
   memoryMaxItems: config.memoryCacheMaxItems,
   memoryTelemetryMaxItems: config.memoryTelemetryCacheMaxItems,
   missingTtlDays: config.missingPayloadsTtlDays
 })
 
 /** The shared tier the config names, if any (connected within the layer's scope). */
-const openRedis = (config: Tif1Config["Type"]): Effect.Effect<RedisStore.RedisStore | undefined, never, Scope.Scope> =>
+const openRedis = (
+  config: Tif1Config["Service"]
+): Effect.Effect<RedisStore.RedisStore | undefined, never, Scope.Scope> =>
   config.redisUrl === undefined ? Effect.succeed(undefined) : RedisStore.open({
     url: config.redisUrl,
     keyPrefix: config.redisKeyPrefix,
@@ -367,7 +385,7 @@ export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, {
  *
  * @since 0.1.0
  */
-export const layerMemory: Layer.Layer<Cache, never, Tif1Config> = Layer.scoped(
+export const layerMemory: Layer.Layer<Cache, never, Tif1Config> = Layer.effect(
   Cache,
   Effect.gen(function*() {
     const config = yield* Tif1Config
@@ -381,7 +399,7 @@ export const layerMemory: Layer.Layer<Cache, never, Tif1Config> = Layer.scoped(
  *
  * @since 0.1.0
  */
-export const layerSqlite: Layer.Layer<Cache, never, Tif1Config> = Layer.scoped(
+export const layerSqlite: Layer.Layer<Cache, never, Tif1Config> = Layer.effect(
   Cache,
   Effect.gen(function*() {
     const config = yield* Tif1Config
@@ -396,6 +414,6 @@ export const layerSqlite: Layer.Layer<Cache, never, Tif1Config> = Layer.scoped(
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Cache, never, Tif1Config> = Layer.unwrapEffect(
+export const layer: Layer.Layer<Cache, never, Tif1Config> = Layer.unwrap(
   Effect.map(Tif1Config, (config) => (config.ciMode || !config.enableCache ? layerNone : layerSqlite))
 )

@@ -104,7 +104,7 @@ export interface CalendarService {
  *
  * @since 0.2.0
  */
-export class Calendar extends Context.Tag("tif1-effect/Calendar")<Calendar, CalendarService>() {}
+export class Calendar extends Context.Service<Calendar, CalendarService>()("tif1-effect/Calendar") {}
 
 /**
  * The schedules bundled with the package (`data/schedules/{year}.json`; the same from `src/` and `dist/`).
@@ -182,7 +182,7 @@ export const make = (scheduleDir: string): Effect.Effect<CalendarService> =>
             undefined
           )
         }
-        return Schema.decodeUnknown(Schema.parseJson(SeasonFile))(text).pipe(
+        return Schema.decodeUnknownEffect(Schema.fromJsonString(SeasonFile))(text).pipe(
           Effect.mapError((error) =>
             new InvalidDataError({ path: file, reason: `not a schedule file: ${error.message}` })
           ),
@@ -297,7 +297,7 @@ export const make = (scheduleDir: string): Effect.Effect<CalendarService> =>
  */
 export const layer: Layer.Layer<Calendar, never, Tif1Config> = Layer.effect(
   Calendar,
-  Effect.flatMap(Tif1Config, (config) => make(config.scheduleDir ?? bundledScheduleDir))
+  Tif1Config.use((config) => make(config.scheduleDir ?? bundledScheduleDir))
 )
 
 /**

@@ -84,7 +84,7 @@ export interface CdnManagerService {
  *
  * @since 0.1.0
  */
-export class CdnManager extends Context.Tag("tif1-effect/CdnManager")<CdnManager, CdnManagerService>() {}
+export class CdnManager extends Context.Service<CdnManager, CdnManagerService>()("tif1-effect/CdnManager") {}
 
 /** Consecutive failures after which a source is skipped. */
 export const failuresBeforeSkip = 3
@@ -211,10 +211,10 @@ export const make = (options: {
           }))
           return before.skippedUntil === undefined
             ? recovered
-            : Effect.zipLeft(
+            : Effect.tap(
               recovered,
-              Effect.zipRight(
-                Metric.set(Metric.tagged(cdnSkipped, "cdn", name), 0),
+              Effect.andThen(
+                Metric.update(Metric.withAttributes(cdnSkipped, { cdn: name }), 0),
                 Effect.logInfo(`cdn ${name} recovered: it delivered again`)
               )
             )
@@ -235,8 +235,8 @@ export const make = (options: {
           }),
           ({ after, before }) => {
             if (after?.skippedUntil === undefined || after.skippedUntil === before?.skippedUntil) return Effect.void
-            return Effect.zipRight(
-              Metric.set(Metric.tagged(cdnSkipped, "cdn", name), 1),
+            return Effect.andThen(
+              Metric.update(Metric.withAttributes(cdnSkipped, { cdn: name }), 1),
               Effect.logWarning(
                 before?.skippedUntil === undefined
                   ? `cdn ${name} skipped for ${after.cooldownSeconds} s after ${after.failures} consecutive failures`
@@ -245,11 +245,12 @@ export const make = (options: {
             )
           }
         ),
-      disable: (name, reason) =>
-        Effect.zipRight(
+      disable: Effect.fn("CdnManager.disable")((name: string, reason: string) =>
+        Effect.andThen(
           update(name, (source) => ({ ...source, enabled: false, disabledReason: reason })),
           Effect.logInfo(`cdn ${name} disabled: ${reason}`)
-        ),
+        )
+      ),
       reset: Effect.sync(() => set(initial()))
     }
   })

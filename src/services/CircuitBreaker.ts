@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -85,13 +86,19 @@ export interface CircuitBreakerService {
  * @since 0.1.0
  */
 export class CircuitBreaker
-  extends Context.Tag("tif1-effect/CircuitBreaker")<CircuitBreaker, CircuitBreakerService>()
+  extends Context.Service<CircuitBreaker, CircuitBreakerService>()("tif1-effect/CircuitBreaker")
 {}
 
 /** A change of state worth a log line. */
 interface StateChange {
   readonly level: "info" | "warning"
   readonly message: string
+}
+
+/** The error of a cause that is one typed failure and nothing else (no defect, no interruption). */
+const failureOf = <E>(cause: Cause.Cause<E>): Cause.Fail<E> | undefined => {
+  const [reason] = cause.reasons
+  return cause.reasons.length === 1 && Cause.isFailReason(reason!) ? reason : undefined
 }
 
 type Internal =
@@ -180,14 +187,15 @@ export const make = (options: { readonly threshold: number; readonly timeoutSeco
     /** Log a state change, with what the round that caused it saw. */
     const report = <A, E>(change: StateChange | undefined, exit: Exit.Exit<A, E>) => {
       if (change === undefined) return Effect.void
-      const gauge = Metric.set(circuitOpen, current._tag === "closed" ? 0 : 1)
-      if (change.level === "info") return Effect.zipRight(gauge, Effect.logInfo(change.message))
-      const cause = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? ` (last: ${String(exit.cause.error)})` : ""
-      return Effect.zipRight(gauge, Effect.logWarning(`${change.message}${cause}`))
+      const gauge = Metric.update(circuitOpen, current._tag === "closed" ? 0 : 1)
+      if (change.level === "info") return Effect.andThen(gauge, Effect.logInfo(change.message))
+      const error = Exit.isFailure(exit) ? failureOf(exit.cause) : undefined
+      const cause = error === undefined ? "" : ` (last: ${String(error.error)})`
+      return Effect.andThen(gauge, Effect.logWarning(`${change.message}${cause}`))
     }
 
     const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, classify: (exit: Exit.Exit<A, E>) => RoundOutcome) =>
-      Exit.isFailure(exit) && Exit.isInterrupted(exit) ? "interrupted" : classify(exit)
+      Exit.hasInterrupts(exit) ? "interrupted" : classify(exit)
 
     const snapshot = Effect.sync((): CircuitSnapshot => ({
       state: current._tag,

@@ -8,14 +8,15 @@
  * @since 0.1.0
  */
 import * as DnsPacket from "dns-packet"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
-import * as Scope from "effect/Scope"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { Client } from "undici"
@@ -69,7 +70,7 @@ export interface DnsResolverService {
  *
  * @since 0.1.0
  */
-export class DnsResolver extends Context.Tag("tif1-effect/DnsResolver")<DnsResolver, DnsResolverService>() {}
+export class DnsResolver extends Context.Service<DnsResolver, DnsResolverService>()("tif1-effect/DnsResolver") {}
 
 /** Seconds a system-resolver answer is kept: getaddrinfo reports no TTL. */
 const systemAnswerTtlSeconds = 60
@@ -121,6 +122,11 @@ export const dohResolver = (
     const client = yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Client(endpoint.origin, {
+          // HTTP/2 when the server offers it (undici 8's default, set here on purpose): RFC 8484
+          // recommends HTTP/2 for DoH, and every lookup asks A and AAAA at once. This Client is one
+          // connection: over HTTP/1.1 the AAAA query waits behind the A answer, over HTTP/2 both
+          // travel together. Cloudflare and Google answer h2; an HTTP/1.1-only endpoint still works.
+          allowH2: true,
           connect: {
             ...(options.servername === undefined ? {} : { servername: options.servername }),
             ...(options.ca === undefined ? {} : { ca: options.ca }),
@@ -180,7 +186,7 @@ export const dohResolver = (
  */
 export const make = (chain: ReadonlyArray<ResolverStep>): Effect.Effect<DnsResolverService> =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<never>()
+    const context = yield* Effect.context<never>()
     const cache = new Map<string, { readonly addresses: ReadonlyArray<ResolvedAddress>; readonly expiresAt: number }>()
 
     const resolveUncached = (hostname: string) =>
@@ -189,11 +195,17 @@ export const make = (chain: ReadonlyArray<ResolverStep>): Effect.Effect<DnsResol
         for (const step of chain) {
           const exit = yield* Effect.exit(
             step.resolve(hostname).pipe(
-              Effect.timeoutFail({ duration: resolverTimeout, onTimeout: () => `${step.name}: timeout` })
+              Effect.timeoutOrElse({
+                duration: resolverTimeout,
+                orElse: () => Effect.fail(`${step.name}: timeout`)
+              })
             )
           )
           if (Exit.isSuccess(exit)) return exit.value
-          reasons.push(exit.cause._tag === "Fail" ? exit.cause.error : `${step.name}: ${String(exit.cause)}`)
+          reasons.push(Option.getOrElse(
+            Cause.findErrorOption(exit.cause),
+            () => `${step.name}: ${String(Cause.squash(exit.cause))}`
+          ))
         }
         return yield* new NetworkError({ url: `dns://${hostname}`, kind: "dns", reason: reasons.join("; ") })
       })
@@ -212,12 +224,15 @@ export const make = (chain: ReadonlyArray<ResolverStep>): Effect.Effect<DnsResol
         return answer.addresses
       })
 
-    const runResolve = Runtime.runCallback(runtime)
+    const runResolve = Effect.runCallbackWith(context)
     const lookup: Net.LookupFunction = (hostname, options, callback) => {
       runResolve(resolve(hostname), {
         onExit: (exit) => {
           if (Exit.isFailure(exit)) {
-            const reason = exit.cause._tag === "Fail" ? exit.cause.error.reason : String(exit.cause)
+            const reason = Option.match(Cause.findErrorOption(exit.cause), {
+              onNone: () => String(Cause.squash(exit.cause)),
+              onSome: (error) => error.reason
+            })
             const error = Object.assign(new Error(reason), { code: "ENOTFOUND", hostname })
             return callback(error, "", 4)
           }
@@ -226,7 +241,7 @@ export const make = (chain: ReadonlyArray<ResolverStep>): Effect.Effect<DnsResol
           if (addresses.length === 0) {
             return callback(Object.assign(new Error(`dns: no IPv${wanted} address`), { code: "ENOTFOUND" }), "", 4)
           }
-          if (options.all) return (callback as any)(null, addresses)
+          if (options.all) return callback(null, addresses.map(({ address, family }) => ({ address, family })))
           callback(null, addresses[0]!.address, addresses[0]!.family)
         }
       })
@@ -255,7 +270,7 @@ export const chainFromConfig = (
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<DnsResolver, never, Tif1Config> = Layer.scoped(
+export const layer: Layer.Layer<DnsResolver, never, Tif1Config> = Layer.effect(
   DnsResolver,
   Effect.gen(function*() {
     const config = yield* Tif1Config
@@ -270,4 +285,4 @@ export const layer: Layer.Layer<DnsResolver, never, Tif1Config> = Layer.scoped(
  */
 export const layerChain = (
   chain: Effect.Effect<ReadonlyArray<ResolverStep>, never, Scope.Scope>
-): Layer.Layer<DnsResolver> => Layer.scoped(DnsResolver, Effect.flatMap(chain, make))
+): Layer.Layer<DnsResolver> => Layer.effect(DnsResolver, Effect.flatMap(chain, make))

@@ -26,6 +26,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -62,7 +63,7 @@ export interface FetchOptions {
   /** Retry rounds after the first (default `max_retries`). */
   readonly maxRetries?: number
   /** Per-request timeout (default `timeout` seconds). */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: Duration.Input
   /** Read the cache (default true). */
   readonly useCache?: boolean
   /** Write the cache (default true). */
@@ -162,7 +163,7 @@ export interface FetcherService {
  *
  * @since 0.1.0
  */
-export class Fetcher extends Context.Tag("tif1-effect/Fetcher")<Fetcher, FetcherService>() {}
+export class Fetcher extends Context.Service<Fetcher, FetcherService>()("tif1-effect/Fetcher") {}
 
 /** What one CDN said in one round. */
 type CdnAttempt =
@@ -248,6 +249,15 @@ const headerValue = (value: string | ReadonlyArray<string> | undefined): string 
 
 const isRetryableRound = (error: unknown): error is RetryableRound => error instanceof RetryableRound
 
+/**
+ * Whether a round that did not deliver ended on an answer (a lone typed failure that is not a
+ * `RetryableRound`: 404s, refusals, bad data), which the breaker counts as neutral.
+ */
+const isAnswer = (cause: Cause.Cause<unknown>): boolean => {
+  const [reason] = cause.reasons
+  return cause.reasons.length === 1 && Cause.isFailReason(reason!) && !(reason.error instanceof RetryableRound)
+}
+
 /** A fetch in progress: joiners are resumed with its exit. */
 /** What a shared network fetch hands its callers. */
 type SharedAnswer =
@@ -270,7 +280,7 @@ interface Flight {
 
 /** Wait for a flight's exit (leaving the joiner list if interrupted). */
 const joinFlight = (flight: Flight) =>
-  Effect.async<Exit.Exit<SharedAnswer, FetchError>>((resume) => {
+  Effect.callback<Exit.Exit<SharedAnswer, FetchError>>((resume) => {
     flight.joiners.add(resume)
     return Effect.sync(() => {
       flight.joiners.delete(resume)
@@ -323,12 +333,17 @@ export const make = Effect.gen(function*() {
   const defaultTimeout = Duration.seconds(config.timeout)
 
   const requestCounter = Telemetry.taggedBy(Telemetry.requests, "cdn", "outcome")
-  /** A response's metrics, updated in place (synchronously: this runs for every request). */
-  const recordResponse = (cdn: string, response: HttpResponse) => {
-    requestCounter(cdn, `${Math.floor(response.status / 100)}xx`).unsafeUpdate(1, [])
-    if (response.status >= 200 && response.status < 300) Telemetry.fileSize.unsafeUpdate(response.body.byteLength, [])
-    Telemetry.wireBytes.unsafeUpdate(response.wireBytes, [])
-    Telemetry.decodedBytes.unsafeUpdate(response.body.byteLength, [])
+  /**
+   * A response's metrics, updated in place (synchronously: this runs for every request) in the
+   * registry of the fiber's context.
+   */
+  const recordResponse = (context: Context.Context<never>, cdn: string, response: HttpResponse) => {
+    requestCounter(cdn, `${Math.floor(response.status / 100)}xx`).updateUnsafe(1, context)
+    if (response.status >= 200 && response.status < 300) {
+      Telemetry.fileSize.updateUnsafe(response.body.byteLength, context)
+    }
+    Telemetry.wireBytes.updateUnsafe(response.wireBytes, context)
+    Telemetry.decodedBytes.updateUnsafe(response.body.byteLength, context)
   }
 
   // The hot path is written with plain combinators rather than `Effect.gen`: at 1,000 files
@@ -362,7 +377,7 @@ export const make = Effect.gen(function*() {
         Effect.matchEffect(
           // Counted when it goes on the wire, not when the attempt is built (a breaker that fails
           // fast sends nothing).
-          Effect.suspend(() => {
+          Effect.withFiber((fiber) => {
             counters.requests++
             // A source's own headers (credentials) never follow a redirect to another origin.
             const own = hops === 0 || url.startsWith(`${firstOrigin}/`) ? sourceHeaders : undefined
@@ -371,10 +386,14 @@ export const make = Effect.gen(function*() {
               : conditional === undefined
               ? own
               : { ...own, ...conditional }
-            return Effect.tapBoth(session.get(url, headers === undefined ? { timeout } : { timeout, headers }), {
-              onSuccess: (response) => Effect.sync(() => recordResponse(source.name, response)),
-              onFailure: (error) => Effect.sync(() => requestCounter(source.name, error.kind).unsafeUpdate(1, []))
-            })
+            const get = session.get(url, headers === undefined ? { timeout } : { timeout, headers })
+            return Effect.tap(
+              Effect.tapError(
+                get,
+                (error) => Effect.sync(() => requestCounter(source.name, error.kind).updateUnsafe(1, fiber.context))
+              ),
+              (response) => Effect.sync(() => recordResponse(fiber.context, source.name, response))
+            )
           }),
           {
             onFailure: (error): Effect.Effect<CdnAttempt> =>
@@ -443,7 +462,7 @@ export const make = Effect.gen(function*() {
                 return Effect.as(failed, retryable(url, status, "http-status", `HTTP ${status}`))
               }
               const kind = status === 429 ? "too-many-requests" : "http-status"
-              return Effect.zipRight(
+              return Effect.andThen(
                 failed,
                 Effect.map(
                   Clock.currentTimeMillis,
@@ -465,7 +484,7 @@ export const make = Effect.gen(function*() {
    */
   const fetchFromNetwork = (request: DataRequest, options: FetchOptions, stored?: Validators) =>
     Effect.suspend(() => {
-      const timeout = options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout)
+      const timeout = options.timeout === undefined ? defaultTimeout : Duration.fromInputUnsafe(options.timeout)
       const conditional = stored === undefined ? undefined : conditionalHeaders(stored)
       // CDNs that gave a final answer (404, a refusal, bad data, ...) are not asked again in later rounds.
       const settled = new Set<string>()
@@ -512,7 +531,7 @@ export const make = Effect.gen(function*() {
           const next = candidates.slice(index + 1).find((source) => !settled.has(source.name))
           if (attempt._tag === "NotFound" || next === undefined) return askFrom(candidates, index + 1)
           // A fallback: worth a line for whoever runs with --verbose (the common 404 is not).
-          return Effect.zipRight(
+          return Effect.andThen(
             Effect.logDebug(
               `fetch ${cacheKey(request)}: ${attempt.source}: ${
                 attempt._tag === "Invalid" ? `invalid data (${attempt.reason})` : attempt.kind +
@@ -575,40 +594,43 @@ export const make = Effect.gen(function*() {
       const classify = (exit: Exit.Exit<unknown, unknown>): RoundOutcome =>
         Exit.isSuccess(exit)
           ? "delivered"
-          : exit.cause._tag === "Fail" && !(exit.cause.error instanceof RetryableRound)
+          : isAnswer(exit.cause)
           ? "neutral"
           : "failed"
-      const round = Effect.flatMap(cdns.available, (candidates) => {
-        const retry = rounds++ > 0
-        if (retry) counters.retries++
-        const first = candidates[0]
-        Telemetry.rounds.unsafeUpdate(1, [])
-        if (retry) Telemetry.retries.unsafeUpdate(1, [])
-        const counted = breaker.protect(
-          () => (first === undefined ? "(no CDN)" : cdns.urlFor(first, request)),
-          askFrom(candidates, 0),
-          classify
-        )
-        return Telemetry.traced(
-          "Fetcher.round",
-          () => ({ "tif1.round": rounds, "tif1.file": cacheKey(request) }),
-          counted
-        )
-      })
+      const round = Effect.withFiber((fiber) =>
+        Effect.flatMap(cdns.available, (candidates) => {
+          const retry = rounds++ > 0
+          if (retry) counters.retries++
+          const first = candidates[0]
+          Telemetry.rounds.updateUnsafe(1, fiber.context)
+          if (retry) Telemetry.retries.updateUnsafe(1, fiber.context)
+          const counted = breaker.protect(
+            () => (first === undefined ? "(no CDN)" : cdns.urlFor(first, request)),
+            askFrom(candidates, 0),
+            classify
+          )
+          return Telemetry.traced(
+            "Fetcher.round",
+            () => ({ "tif1.round": rounds, "tif1.file": cacheKey(request) }),
+            counted
+          )
+        })
+      )
 
-      // Rounds after the first follow the schedule; its driver is made only when a round fails.
+      // Rounds after the first follow the schedule; its step function is made only when a round fails.
       const retrying = (firstFailure: RetryableRound) =>
-        Effect.flatMap(Schedule.driver(scheduleFor(options.maxRetries)), (driver) => {
+        Effect.flatMap(Schedule.toStepWithSleep(scheduleFor(options.maxRetries)), (step) => {
           const next = (failure: RetryableRound): Effect.Effect<
             Answer,
             RetryableRound | FetchError
           > =>
-            Effect.zipRight(
+            Effect.andThen(
               Effect.logDebug(`fetch ${cacheKey(request)}: round ${rounds} failed (${failure})`),
-              Effect.matchEffect(driver.next(failure), {
+              // The step sleeps the delay; it fails (`Cause.Done`) when no round is left.
+              Effect.matchEffect(step(failure), {
                 onFailure: () => Effect.fail(failure),
                 onSuccess: (waited) =>
-                  Effect.zipRight(
+                  Effect.andThen(
                     Effect.logDebug(`fetch ${cacheKey(request)}: round ${rounds + 1} after ${Duration.format(waited)}`),
                     Effect.catchIf(round, isRetryableRound, next)
                   )
@@ -648,7 +670,7 @@ export const make = Effect.gen(function*() {
         return Effect.flatMap(
           joinFlight(existing),
           (exit) =>
-            Exit.isInterrupted(exit)
+            Exit.hasInterrupts(exit)
               ? shared(request, key, options, stored)
               : Exit.map(exit, (answer) => ({ answer, flight: existing }))
         )
@@ -785,7 +807,7 @@ export const make = Effect.gen(function*() {
           return sharesTheFetch ? Effect.flatMap(cache.lead(key), (lead) => afterLead(request, lead, fetched)) : fetched
         }
         // A stored copy that cannot be revalidated now is still the best answer there is.
-        return Effect.catchAll(fetched, (error) =>
+        return Effect.catch(fetched, (error) =>
           Effect.as(
             Effect.logDebug(`revalidating ${key} failed, serving the stored copy: ${error.message}`),
             revalidating.value
@@ -894,7 +916,9 @@ export const make = Effect.gen(function*() {
     json,
     many,
     raw,
-    resolve: (input) => Effect.map(resolveRequest(input), ({ request }) => request),
+    resolve: Effect.fn("Fetcher.resolve")((input: DataRequestInput) =>
+      Effect.map(resolveRequest(input), ({ request }) => request)
+    ),
     stats: Effect.sync(() => ({ ...counters }))
   }
   return service

@@ -3,18 +3,18 @@
  * the layer's life (closed with its scope): HTTP/1.1 keep-alive sockets per origin, HTTP/2
  * multiplexed over one or two connections per origin (learned from ALPN on first contact),
  * connections recycled after `keepalive_max_requests`, connection stats counted from real socket
- * and request events. Also provides an `@effect/platform` `HttpClient` on the same dispatcher.
+ * and request events. Also provides an `effect/http` `HttpClient` on the same dispatcher.
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as FetchHttpClient from "effect/http/FetchHttpClient"
+import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import type { Dispatcher } from "undici"
+import { type Dispatcher, fetch as undiciFetch } from "undici"
 import { socketsPerOrigin, Tif1Config } from "../schema/Config.js"
 import { NetworkError, type NetworkErrorKind } from "../schema/Errors.js"
 import { DnsResolver } from "./DnsResolver.js"
@@ -47,7 +47,7 @@ export interface HttpResponse {
  * @since 0.1.0
  */
 export interface GetOptions {
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: Duration.Input
   /** Extra request headers (`if-none-match`, ...), lower-case names; they cannot replace `user-agent`. */
   readonly headers?: Readonly<Record<string, string>>
 }
@@ -99,7 +99,7 @@ export interface HttpSessionService {
  *
  * @since 0.1.0
  */
-export class HttpSession extends Context.Tag("tif1-effect/HttpSession")<HttpSession, HttpSessionService>() {}
+export class HttpSession extends Context.Service<HttpSession, HttpSessionService>()("tif1-effect/HttpSession") {}
 
 /**
  * Options that are not configuration: extra trusted certificates (a local mirror with a
@@ -127,7 +127,7 @@ const validWindow = (bytes: number) => Number.isInteger(bytes) && bytes >= 65_53
 /**
  * Default `h2Windows`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const defaultH2Windows = { stream: 4 * 1024 * 1024, connection: 16 * 1024 * 1024 } as const
 
@@ -271,7 +271,7 @@ export const makeWithDispatcher = (
     return headers
   }
   const send = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> => {
-    const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.decode(options.timeout)
+    const timeout = options?.timeout === undefined ? settings.defaultTimeout : Duration.fromInputUnsafe(options.timeout)
     const timeoutMs = Math.max(1, Math.round(Duration.toMillis(timeout)))
     const timedOut = () =>
       new NetworkError({ url, kind: "timeout", reason: `no complete response in ${Duration.format(timeout)}` })
@@ -280,7 +280,7 @@ export const makeWithDispatcher = (
       // fails here), shared by the resends below. A plain timer that aborts the request: an
       // Effect-level timeout forks a fiber per request, which costs more than a 20 KB GET.
       const deadline = Date.now() + timeoutMs
-      const attempt = Effect.async<HttpResponse, NetworkError>((resume) => {
+      const attempt = Effect.callback<HttpResponse, NetworkError>((resume) => {
         let parsed: URL
         try {
           parsed = new URL(url)
@@ -377,26 +377,27 @@ export const makeWithDispatcher = (
 
   /** `send` in an OpenTelemetry-style HTTP client span (when tracing is enabled), timed into the histogram. */
   const get = (url: string, options?: GetOptions): Effect.Effect<HttpResponse, NetworkError> =>
-    Effect.withFiberRuntime((fiber) => {
+    Effect.withFiber((fiber) => {
       const started = performance.now()
       const timed = Effect.tap(
         send(url, options),
-        () => Effect.sync(() => requestDuration.unsafeUpdate((performance.now() - started) / 1000, []))
+        () => Effect.sync(() => requestDuration.updateUnsafe((performance.now() - started) / 1000, fiber.context))
       )
       if (!isTracing(fiber)) return timed
       const parsed = URL.canParse(url) ? new URL(url) : undefined
       const protocol = parsed === undefined ? "unknown" : dispatcher.counters.get(parsed.origin)?.protocol ?? "unknown"
       return Effect.withSpan(
-        Effect.tapBoth(timed, {
-          onSuccess: (response) =>
+        timed.pipe(
+          Effect.tapError((error) => Effect.annotateCurrentSpan({ "error.type": error.kind })),
+          Effect.tap((response) =>
             Effect.annotateCurrentSpan({
               "http.response.status_code": response.status,
               "http.response.body.size": response.wireBytes,
               "tif1.response.decoded_size": response.body.byteLength,
               ...(protocol === "unknown" ? {} : { "network.protocol.version": protocol === "h2" ? "2" : "1.1" })
-            }),
-          onFailure: (error) => Effect.annotateCurrentSpan({ "error.type": error.kind })
-        }),
+            })
+          )
+        ),
         "HttpSession.get",
         {
           kind: "client",
@@ -425,8 +426,10 @@ export const make = (options: HttpSessionOptions = {}) =>
   Effect.gen(function*() {
     const windows = options.h2Windows
     if (windows !== undefined && !([windows.stream, windows.connection].every(validWindow))) {
-      return yield* Effect.dieMessage(
-        `HttpSession: h2Windows must be integers from 65,535 to 2,147,483,647 bytes, got ${JSON.stringify(windows)}`
+      return yield* Effect.die(
+        new Error(
+          `HttpSession: h2Windows must be integers from 65,535 to 2,147,483,647 bytes, got ${JSON.stringify(windows)}`
+        )
       )
     }
     const config = yield* Tif1Config
@@ -476,7 +479,7 @@ export const make = (options: HttpSessionOptions = {}) =>
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<HttpSession, never, Tif1Config | DnsResolver> = Layer.scoped(HttpSession, make())
+export const layer: Layer.Layer<HttpSession, never, Tif1Config | DnsResolver> = Layer.effect(HttpSession, make())
 
 /**
  * The session with extra options (trusted CA of a local mirror, HTTP/2 limits).
@@ -484,17 +487,31 @@ export const layer: Layer.Layer<HttpSession, never, Tif1Config | DnsResolver> = 
  * @since 0.1.0
  */
 export const layerWith = (options: HttpSessionOptions): Layer.Layer<HttpSession, never, Tif1Config | DnsResolver> =>
-  Layer.scoped(HttpSession, make(options))
+  Layer.effect(HttpSession, make(options))
 
 /**
- * An `@effect/platform` `HttpClient` on the session's dispatcher, for users' other requests
- * (same sockets, same DNS chain, same user agent).
+ * undici's `fetch` sending every request through `dispatcher`. undici's Request and Response are
+ * the classes Node's global `fetch` is built from, but TypeScript declares them apart from the DOM
+ * ones `FetchHttpClient` names: the cast bridges the declarations, not the values.
+ */
+const fetchThrough = (dispatcher: Dispatcher): typeof globalThis.fetch =>
+  ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
+    undiciFetch(input, { ...init, dispatcher })) as unknown as typeof globalThis.fetch
+
+/**
+ * An `effect/http` `HttpClient` on the session's dispatcher, for users' other requests (same
+ * sockets, same DNS chain, same proxy). It is Effect's `FetchHttpClient` with undici's own
+ * `fetch` bound to the dispatcher, so it needs no `@effect/platform-node`. A `Fetch` a program
+ * provides itself takes precedence, as with any `FetchHttpClient`; `FetchHttpClient.RequestInit`
+ * options apply as usual (their `dispatcher`, if any, is replaced by the session's).
  *
  * @since 0.1.0
  */
-export const httpClientLayer: Layer.Layer<HttpClient.HttpClient, never, HttpSession> = Layer.unwrapEffect(
-  Effect.map(HttpSession, (session) =>
-    NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
-      Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, session.dispatcher as never))
-    ))
+export const httpClientLayer: Layer.Layer<HttpClient.HttpClient, never, HttpSession> = Layer.unwrap(
+  Effect.gen(function*() {
+    const session = yield* HttpSession
+    // Loaded when the layer is built: some 60 modules that `import("tif1-effect")` does not need.
+    const Fetch: typeof FetchHttpClient = yield* Effect.promise(() => import("effect/http/FetchHttpClient"))
+    return Fetch.layer.pipe(Layer.provide(Layer.succeed(Fetch.Fetch, fetchThrough(session.dispatcher))))
+  })
 )

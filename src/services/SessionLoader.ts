@@ -129,7 +129,9 @@ export interface SessionLoaderService {
  *
  * @since 0.1.0
  */
-export class SessionLoader extends Context.Tag("tif1-effect/SessionLoader")<SessionLoader, SessionLoaderService>() {}
+export class SessionLoader extends Context.Service<SessionLoader, SessionLoaderService>()(
+  "tif1-effect/SessionLoader"
+) {}
 
 /** Decode, or warn and drop (a bad optional file is left out, like a missing one). */
 const decodeOrDrop = <A>(
@@ -215,9 +217,9 @@ export const make = Effect.gen(function*() {
           Effect.tap(() => Effect.sync(() => (counts.files++, counts.delivered++))),
           Effect.map(Option.some),
           Effect.catchTag("DataNotFoundError", () => Effect.succeed(Option.none<JsonObject>())),
-          Effect.catchAll((error) =>
+          Effect.catch((error) =>
             Effect.as(
-              Effect.zipRight(
+              Effect.andThen(
                 Effect.sync(() => (counts.files++, counts.failures++)),
                 Effect.logWarning(`left out session_laptimes.json: ${error.message}`)
               ),

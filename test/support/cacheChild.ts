@@ -1,8 +1,9 @@
 /**
  * A child process for cache tests: writes `count` deterministic entries with keys
  * `{prefix}-{i}` into the SQLite cache in `dir`, printing progress, then reads back the keys
- * listed in READ_KEYS (comma-separated) and prints how many it found intact.
- * Usage: [OPEN_AT=<epoch ms>] node --import tsx test/support/cacheChild.ts <dir> <prefix> <count>
+ * listed in READ_KEYS (comma-separated) and prints how many it found intact. With EMIT_WARNINGS=1
+ * it emits two ExperimentalWarnings of its own once the cache is open (they must still print).
+ * Usage: [OPEN_AT=<epoch ms>] [EMIT_WARNINGS=1] node --import tsx test/support/cacheChild.ts <dir> <prefix> <count>
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -33,6 +34,11 @@ const program = Effect.gen(function*() {
     if (found._tag === "Hit" && JSON.stringify(found.value) === JSON.stringify(valueFor(key))) intact++
   }
   process.stdout.write(`intact ${intact}\n`)
+  if (process.env.EMIT_WARNINGS === "1") {
+    // The process's own warnings, one of them about SQLite too: only Node's load-time one is dropped.
+    process.emitWarning("the caller's experimental feature", "ExperimentalWarning")
+    process.emitWarning("the caller's own SQLite experiment", { type: "ExperimentalWarning" })
+  }
 })
 
 /** Processes racing to open one folder all start at the wall-clock time OPEN_AT (ms), if given. */

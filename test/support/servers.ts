@@ -33,7 +33,7 @@ export const startServer = (
   options: { maxConcurrentStreams?: number; host?: string } = {}
 ): Effect.Effect<TestServer, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<TestServer>((resume) => {
+    Effect.callback<TestServer>((resume) => {
       let opened = 0
       let requests = 0
       const sockets = new Set<Socket>()
@@ -76,7 +76,7 @@ export const startServer = (
       })
     }),
     (server) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         for (const socket of server.sockets) socket.destroy()
         server.server.close(() => resume(Effect.void))
       })

@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import * as ParseResult from "effect/ParseResult"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { knownNumericColumns } from "./knownNumeric.js"
 
 /**
@@ -253,20 +254,18 @@ export const decodeTable = (
 }
 
 /**
- * An Effect Schema (from unknown JSON to `A`) around a fast decoder.
+ * An Effect Schema (from unknown JSON to `A`) around a fast decoder. A value it rejects fails
+ * with an `InvalidValue` issue whose message is the decoder's.
  *
  * @since 0.1.0
  */
 export const fastSchema = <A>(
   identifier: string,
   decode: (input: unknown) => { readonly value: A } | { readonly error: string }
-): Schema.Schema<A> =>
-  Schema.declare([], {
-    decode: () => (input, _options, ast) => {
-      const result = decode(input)
-      return "error" in result
-        ? ParseResult.fail(new ParseResult.Type(ast, input, result.error))
-        : ParseResult.succeed(result.value)
-    },
-    encode: () => (input) => ParseResult.succeed(input)
-  }, { identifier }) as unknown as Schema.Schema<A>
+): Schema.Codec<A, unknown> =>
+  Schema.declareConstructor<A, unknown>()([], () => (input, _ast, options) => {
+    const result = decode(input)
+    return "error" in result
+      ? Effect.fail(new SchemaIssue.InvalidValue({ message: result.error }, input, options))
+      : Effect.succeed(result.value)
+  }, { identifier })

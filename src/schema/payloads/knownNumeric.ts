@@ -2,7 +2,7 @@
  * Internal (not exported from the package, so users cannot add arrays to it): the columns the
  * persistent tiers' row codec rebuilt from a `Float64Array`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 
 /**

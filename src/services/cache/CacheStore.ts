@@ -2,11 +2,10 @@
  * The seam between the `Cache` service and where it keeps things: a `CacheStore` per tier
  * (memory LRU, SQLite file, Redis server), composed in order by `Cache`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type * as Effect from "effect/Effect"
 import { isTelemetryPath } from "../../schema/DataRequest.js"
-import type { EncodedRow } from "./RowCodec.js"
 
 /**
  * A JSON object as delivered: frozen (numeric columns excepted, see `deepFreeze`), so no caller can change what the next one gets.
@@ -26,9 +25,24 @@ export interface Validators {
 }
 
 /**
+ * A value as a persistent store keeps it, encoded by `RowCodec`.
+ *
+ * @since 0.2.0
+ */
+export interface EncodedRow {
+  /** How the body is stored: the bits `RowCodec` defines (deflated, V8, numeric columns, checksum kind). */
+  readonly encoding: number
+  /** Bytes of the body before compression. */
+  readonly size: number
+  readonly checksum: string
+  /** The stored bytes (deflated when `encoding` has bit 0). */
+  readonly body: Uint8Array
+}
+
+/**
  * A stored value with its age and validators.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface StoredEntry {
   readonly value: JsonObject
@@ -62,7 +76,7 @@ export type CacheScope = "all" | "memory" | "json" | "telemetry"
 /**
  * What a store holds (as far as it can tell cheaply).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface StoreSizes {
   readonly entries: number
@@ -76,7 +90,7 @@ export interface StoreSizes {
 /**
  * Nothing stored.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const emptySizes: StoreSizes = {
   entries: 0,
@@ -92,7 +106,7 @@ export const emptySizes: StoreSizes = {
  * `RowCodec`; `set` is handed the encoded row lazily, so a value written to SQLite and Redis is
  * serialized and deflated once.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface CacheStore {
   readonly tier: "memory" | "sqlite" | "redis"
@@ -130,7 +144,7 @@ export const scopePrefix = (scope: SessionScope): string =>
 /**
  * Whether a key is in a scope.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const scopeMatches = (scope: CacheScope | SessionScope, key: string): boolean =>
   typeof scope === "object"

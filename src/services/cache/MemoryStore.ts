@@ -2,7 +2,7 @@
  * The memory tier: two LRUs (telemetry files are large and many, so they are counted apart from
  * the other files) and negative entries with their expiry.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import { isTelemetryPath } from "../../schema/DataRequest.js"
@@ -41,7 +41,7 @@ class Lru<V> {
  * An entry as the memory tier keeps it: already the lookup result a hit returns, so a hit
  * allocates nothing.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface MemoryHit extends StoredEntry {
   readonly _tag: "Hit"
@@ -51,7 +51,7 @@ export interface MemoryHit extends StoredEntry {
 /**
  * The memory store, with `peek`: its synchronous lookup (the hot path of a warm load).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface MemoryStore extends CacheStore {
   readonly peek: (key: string) => MemoryHit | undefined
@@ -61,7 +61,7 @@ export interface MemoryStore extends CacheStore {
  * A memory store of at most `maxItems` files and `maxTelemetryItems` telemetry files. Values are
  * kept as given: the caller freezes them.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const make = (options: { readonly maxItems: number; readonly maxTelemetryItems: number }): MemoryStore => {
   const json = new Lru<MemoryHit>(options.maxItems)

@@ -16,15 +16,14 @@
  * connection is down fails at once instead of waiting), and automatic pipelining, which puts the
  * lookups of a thousand concurrent fetches into a few writes.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import { redactSecrets } from "../../schema/Config.js"
@@ -72,7 +71,7 @@ interface RedisSubscriber {
 /**
  * Counters of the shared tier.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface RedisStats {
   /** `up`: answering; `down`: skipped after a fault until it is tried again. */
@@ -94,7 +93,7 @@ export interface RedisStats {
  * What `lead` decided: fetch it (holding the lock when `release` is not a no-op), or another
  * process fetched it meanwhile.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type FleetLead =
   | { readonly _tag: "Lead"; readonly release: Effect.Effect<void> }
@@ -104,7 +103,7 @@ export type FleetLead =
 /**
  * The Redis store.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface RedisStore extends CacheStore {
   /**
@@ -119,7 +118,7 @@ export interface RedisStore extends CacheStore {
 /**
  * The settings of the store (from the config keys of the same names).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface RedisStoreOptions {
   readonly url: string
@@ -186,7 +185,7 @@ const noRelease: FleetLead = { _tag: "Lead", release: Effect.void }
 /**
  * The store over a connected client.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const make = (
   client: RedisClient,
@@ -223,11 +222,11 @@ export const make = (
             downUntil = undefined
             return Effect.logInfo(`cache: Redis at ${redacted} answers again; the shared tier is back`)
           }),
-          Effect.catchAll((error) => {
+          Effect.catch((error) => {
             counters.errors++
             const wasUp = downUntil === undefined
             downUntil = now + options.retryAfter * 1000
-            const message = `cache: Redis ${what} failed (${describe(error.error)}); ` +
+            const message = `cache: Redis ${what} failed (${describe(error.cause)}); ` +
               `skipping the shared tier for ${options.retryAfter} s (loads go on from the local tiers and the CDNs)`
             return Effect.as(wasUp ? Effect.logWarning(message) : Effect.logDebug(message), fallback)
           })
@@ -236,15 +235,15 @@ export const make = (
 
     const decode = (key: string, framed: Buffer | null): Effect.Effect<StoredEntry | undefined> => {
       if (framed === null) return Effect.succeed(undefined)
-      const decoded = Either.flatMap(
+      const decoded = Result.flatMap(
         RowCodec.unframeRow(framed),
         ({ row, storedAt, validators }) =>
-          Either.map(RowCodec.decodeRow(key, row), (value): StoredEntry => ({ value, storedAt, validators, row }))
+          Result.map(RowCodec.decodeRow(key, row), (value): StoredEntry => ({ value, storedAt, validators, row }))
       )
-      if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+      if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
       counters.corruptValuesDropped++
-      return Effect.zipRight(
-        Effect.logWarning(`cache: dropping corrupt Redis value ${key}: ${decoded.left}`),
+      return Effect.andThen(
+        Effect.logWarning(`cache: dropping corrupt Redis value ${key}: ${decoded.failure}`),
         Effect.as(run("delete", () => client.del(valueKey(key)), 0), undefined)
       )
     }
@@ -289,7 +288,7 @@ export const make = (
     const nap = (key: string, ms: number) =>
       Effect.race(
         Effect.sleep(Duration.millis(ms)),
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           const wake = () => resume(Effect.void)
           const set = waiting.get(key) ?? new Set()
           set.add(wake)
@@ -378,7 +377,7 @@ export const make = (
           }
           yield* run("write", () => client.set(valueKey(key), framed), null)
         }).pipe(
-          Effect.catchAll((error) => Effect.logWarning(`cache: cannot encode ${key} for Redis: ${error.message}`))
+          Effect.catch((error) => Effect.logWarning(`cache: cannot encode ${key} for Redis: ${error.message}`))
         ),
       touch: (key, storedAt) => {
         const bytes = Buffer.allocUnsafe(8)
@@ -404,7 +403,7 @@ export const make = (
             // The process's own lead: the fetch it starts is shared locally (Fetcher's flights).
             return Effect.map(Deferred.await(pending), (lead) => lead._tag === "Lead" ? noRelease : lead)
           }
-          const deferred = Deferred.unsafeMake<FleetLead>(FiberId.none)
+          const deferred = Deferred.makeUnsafe<FleetLead>()
           leading.set(key, deferred)
           return Effect.onExit(tryLead(key), (exit) =>
             Effect.suspend(() => {
@@ -424,17 +423,17 @@ const describe = (error: unknown): string => redactSecrets(error instanceof Erro
  * why there is no shared tier. A server that does not answer at start is one warning; the client
  * keeps reconnecting and the tier is tried again after `redis_retry_after`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const open = (options: RedisStoreOptions): Effect.Effect<RedisStore | undefined, never, Scope.Scope> =>
   Effect.gen(function*() {
     const where = redactSecrets(options.url)
-    const module = yield* Effect.either(Effect.tryPromise(() => import("ioredis")))
-    if (Either.isLeft(module)) {
+    const module = yield* Effect.result(Effect.tryPromise(() => import("ioredis")))
+    if (Result.isFailure(module)) {
       return yield* Effect.as(
         Effect.logError(
           `cache: redis_url is set but the optional dependency ioredis does not load (${
-            describe(module.left.error)
+            describe(module.failure.cause)
           }); ` +
             "install it with `npm install ioredis@5`; running without the shared tier"
         ),
@@ -444,7 +443,7 @@ export const open = (options: RedisStoreOptions): Effect.Effect<RedisStore | und
     const timeoutMs = Math.max(1, Math.round(options.timeout * 1000))
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const created = new module.right.Redis(options.url, {
+        const created = new module.success.Redis(options.url, {
           lazyConnect: true,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
@@ -466,7 +465,7 @@ export const open = (options: RedisStoreOptions): Effect.Effect<RedisStore | und
           ])
         ).pipe(Effect.ensuring(Effect.sync(() => created.disconnect())))
     )
-    const connected = yield* Effect.either(Effect.tryPromise(() => client.connect()))
+    const connected = yield* Effect.result(Effect.tryPromise(() => client.connect()))
     // Without it, waiters only poll: slower, still correct.
     const subscriber = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -478,16 +477,16 @@ export const open = (options: RedisStoreOptions): Effect.Effect<RedisStore | und
     )
     // Connected now, or in the background by the retry strategy once the server answers.
     yield* Effect.ignore(Effect.tryPromise(() => subscriber.connect()))
-    if (Either.isLeft(connected)) {
+    if (Result.isFailure(connected)) {
       yield* Effect.logWarning(
-        `cache: cannot reach Redis at ${where} (${describe(connected.left.error)}); running without the shared ` +
+        `cache: cannot reach Redis at ${where} (${describe(connected.failure.cause)}); running without the shared ` +
           `tier, tried again every ${options.retryAfter} s`
       )
     }
     return yield* make(
       client as unknown as RedisClient,
       options,
-      Either.isRight(connected),
+      Result.isSuccess(connected),
       subscriber as unknown as RedisSubscriber
     )
   })

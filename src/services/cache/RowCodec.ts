@@ -4,16 +4,16 @@
  * the SQLite and Redis stores, so a row means the same in both; rows written by earlier
  * versions (JSON text, SHA-1 checksums, unkeyed checksums) still decode.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Crypto from "node:crypto"
 import * as V8 from "node:v8"
 import * as Zlib from "node:zlib"
 import { knownNumericColumns } from "../../schema/payloads/knownNumeric.js"
 import { parseJsonBytes } from "../internal/json.js"
-import type { JsonObject, Validators } from "./CacheStore.js"
+import type { EncodedRow, JsonObject, Validators } from "./CacheStore.js"
 
 /** Values at or above this size are stored deflated (zlib format: adler-32 checked on inflate). */
 export const compressAboveBytes = 4096
@@ -37,26 +37,18 @@ const encodingKeyedChecksum = 16
 const storedEncoding = encodingV8 | encodingNumericColumns | encodingCrc32 | encodingKeyedChecksum
 
 /**
- * A value as a persistent store keeps it.
+ * A value as a persistent store keeps it (the type lives with the store interface, `CacheStore.ts`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-export interface EncodedRow {
-  /** The bits above. */
-  readonly encoding: number
-  /** Bytes of the body before compression. */
-  readonly size: number
-  readonly checksum: string
-  /** The stored bytes (deflated when `encoding` has bit 0). */
-  readonly body: Uint8Array
-}
+export type { EncodedRow } from "./CacheStore.js"
 
 /**
  * zlib on libuv's thread pool: deflating a 180 KB telemetry file takes about 2 ms, which on the
  * event loop would stall every request in flight; there it runs beside them.
  */
 const deflateOnThreadPool = (input: Uint8Array, options: Zlib.ZlibOptions): Effect.Effect<Uint8Array, Error> =>
-  Effect.async((resume) => {
+  Effect.callback<Uint8Array, Error>((resume) => {
     Zlib.deflate(
       input,
       options,
@@ -114,7 +106,7 @@ const checksumOf = (encoding: number, bytes: Uint8Array, key: string): string =>
 /**
  * A value as a row, deflated on the thread pool when large.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const encodeRow = (key: string, value: JsonObject): Effect.Effect<EncodedRow, Error> =>
   Effect.suspend(() => {
@@ -141,19 +133,19 @@ const isObject = (value: unknown): value is JsonObject =>
  * (measured on a warm session load: a quarter less time and a third less CPU). One output chunk
  * of the known size; a row whose body inflates to more than its size is damaged, and zlib stops there.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-export const decodeRow = (key: string, row: EncodedRow): Either.Either<JsonObject, string> => {
+export const decodeRow = (key: string, row: EncodedRow): Result.Result<JsonObject, string> => {
   let body = row.body
   if ((row.encoding & encodingDeflated) !== 0) {
     try {
       body = Zlib.inflateSync(row.body, { chunkSize: Math.max(64, row.size), maxOutputLength: Math.max(1, row.size) })
     } catch (error) {
-      return Either.left(`cannot inflate (${(error as Error).message})`)
+      return Result.fail(`cannot inflate (${(error as Error).message})`)
     }
   }
   if (body.byteLength !== row.size || checksumOf(row.encoding, body, key) !== row.checksum) {
-    return Either.left("size or checksum mismatch")
+    return Result.fail("size or checksum mismatch")
   }
   let value: unknown
   if ((row.encoding & encodingV8) === 0) {
@@ -163,10 +155,10 @@ export const decodeRow = (key: string, row: EncodedRow): Either.Either<JsonObjec
       value = V8.deserialize(body)
       if ((row.encoding & encodingNumericColumns) !== 0) value = unpackNumericColumns(value)
     } catch {
-      return Either.left("written by a Node whose serialization this one cannot read")
+      return Result.fail("written by a Node whose serialization this one cannot read")
     }
   }
-  return isObject(value) ? Either.right(value) : Either.left("the stored value is not a JSON object")
+  return isObject(value) ? Result.succeed(value) : Result.fail("the stored value is not a JSON object")
 }
 
 /**
@@ -190,7 +182,7 @@ const frameMagic = Buffer.from("T1R1", "latin1")
 /**
  * Where the storage time sits in a framed row.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const framedStoredAtOffset = 9
 
@@ -199,7 +191,7 @@ const noText = 0xffff
 /**
  * A row, its storage time and validators as one byte string.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const frameRow = (row: EncodedRow, storedAt: number, validators: Validators): Buffer => {
   const checksum = Buffer.from(row.checksum, "latin1")
@@ -224,13 +216,13 @@ export const frameRow = (row: EncodedRow, storedAt: number, validators: Validato
 /**
  * A framed row back to its parts, or why it is not one.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const unframeRow = (
   framed: Buffer
-): Either.Either<{ readonly row: EncodedRow; readonly storedAt: number; readonly validators: Validators }, string> => {
+): Result.Result<{ readonly row: EncodedRow; readonly storedAt: number; readonly validators: Validators }, string> => {
   try {
-    if (framed.length < 20 || !framed.subarray(0, 4).equals(frameMagic)) return Either.left("not a tif1 row")
+    if (framed.length < 20 || !framed.subarray(0, 4).equals(frameMagic)) return Result.fail("not a tif1 row")
     let at = 4
     const encoding = framed.readUInt8(at++)
     const size = framed.readUInt32BE(at)
@@ -247,19 +239,19 @@ export const unframeRow = (
       if (length === noText) {
         texts.push(undefined)
       } else {
-        if (at + length > framed.length) return Either.left("truncated header")
+        if (at + length > framed.length) return Result.fail("truncated header")
         texts.push(framed.toString("utf8", at, at + length))
         at += length
       }
     }
-    if (!Number.isFinite(storedAt)) return Either.left("bad storage time")
+    if (!Number.isFinite(storedAt)) return Result.fail("bad storage time")
     const [etag, lastModified] = texts
-    return Either.right({
+    return Result.succeed({
       row: { encoding, size, checksum, body: framed.subarray(at) },
       storedAt,
       validators: { ...(etag === undefined ? {} : { etag }), ...(lastModified === undefined ? {} : { lastModified }) }
     })
   } catch {
-    return Either.left("truncated header")
+    return Result.fail("truncated header")
   }
 }

@@ -1,18 +1,14 @@
 /**
- * The SQLite tier: one WAL database file in `cache_dir`, rows encoded by `RowCodec`, plus the
- * negative entries with their expiry. A row that fails to decode is a miss and is deleted.
+ * The SQLite tier: one WAL database file in `cache_dir` (on `node:sqlite`, `SqliteConnection.ts`),
+ * rows encoded by `RowCodec`, plus the negative entries with their expiry. A row that fails to
+ * decode is a miss and is deleted.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -25,11 +21,12 @@ import {
   type Validators
 } from "./CacheStore.js"
 import * as RowCodec from "./RowCodec.js"
+import * as SqliteConnection from "./SqliteConnection.js"
 
 /**
  * The SQLite store, with the count of damaged rows it dropped.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface SqliteStore extends CacheStore {
   readonly corruptRowsDropped: () => number
@@ -58,71 +55,106 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
   ]
 ]
 
+/** How long a statement waits for another process's lock (the better-sqlite3 edition's 5 s). */
+const busyTimeout = "5 seconds"
+
+/** A payload row as the statements below read it. */
+interface PayloadRow {
+  readonly encoding: number
+  readonly size: number
+  readonly checksum: string
+  readonly body: Uint8Array
+  readonly stored_at: number
+  readonly etag: string | null
+  readonly last_modified: string | null
+}
+
 /**
- * The SQLite tier on a `SqlClient`. Each row is written in one statement, so a crash leaves the
- * old row or the new one, never half of one; the checksum and zlib's own adler-32 catch rows
+ * What `invalidate` deletes for a kind of file. In the patterns, `\_` is a literal `_` (a bare
+ * `_` matches any character): `*_tel.json` and nothing else.
+ */
+const invalidateStatements: Record<"all" | "json" | "telemetry", ReadonlyArray<string>> = {
+  all: ["DELETE FROM payloads", "DELETE FROM missing"],
+  telemetry: [
+    "DELETE FROM payloads WHERE key LIKE '%\\_tel.json' ESCAPE '\\'",
+    "DELETE FROM missing WHERE key LIKE '%\\_tel.json' ESCAPE '\\'"
+  ],
+  json: [
+    "DELETE FROM payloads WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'",
+    "DELETE FROM missing WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'"
+  ]
+}
+
+/** What `invalidate` deletes for a session scope: the keys under its prefix (length, prefix). */
+const sessionInvalidateStatements = [
+  "DELETE FROM payloads WHERE substr(key, 1, ?) = ?",
+  "DELETE FROM missing WHERE substr(key, 1, ?) = ?"
+]
+
+/**
+ * The SQLite tier on a `SqliteConnection`. Each row is written in one statement, so a crash leaves
+ * the old row or the new one, never half of one; the checksum and zlib's own adler-32 catch rows
  * damaged any other way.
  *
  * @since 0.1.0
  */
-export const makeSqliteStore: Effect.Effect<SqliteStore, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
+export const makeSqliteStore: Effect.Effect<
+  SqliteStore,
+  SqliteConnection.SqliteError,
+  SqliteConnection.SqliteConnection
+> = Effect.gen(function*() {
+  const db = yield* SqliteConnection.SqliteConnection
   /** Log a failed statement with what it means for the caller; the cache never fails a fetch. */
   const warn = (what: string, outcome: string) => (error: unknown) =>
-    Effect.logWarning(`cache: ${what} failed, ${outcome}: ${describeSqliteError(error)}`)
-  yield* sql`PRAGMA busy_timeout = 5000`
-  // WAL (the client's default) with NORMAL sync: commits stay atomic through a crash, without an
-  // fsync per cached file (which would block the event loop for each write).
-  yield* sql`PRAGMA synchronous = NORMAL`
-  yield* sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`
+    Effect.logWarning(`cache: ${what} failed, ${outcome}: ${SqliteConnection.describeSqliteError(error)}`)
+  // WAL with NORMAL sync: commits stay atomic through a crash, without an fsync per cached file
+  // (which would block the event loop for each write). The busy timeout is the connection's.
+  yield* db.exec("PRAGMA journal_mode = WAL")
+  yield* db.exec("PRAGMA synchronous = NORMAL")
+  yield* db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
   // BEGIN IMMEDIATE: the setup reads, then writes. A deferred BEGIN would take a read lock and
   // then fail at once with SQLITE_BUSY when a second process opening the same fresh folder holds
   // the write lock (an upgrade never waits: it could deadlock); a writer from the start waits for
   // the busy timeout like any other write.
-  yield* sql`BEGIN IMMEDIATE`
-  yield* Effect.gen(function*() {
-    const rows = yield* sql<{ version: number }>`SELECT version FROM schema_version`
+  yield* db.transaction(Effect.gen(function*() {
+    const rows = yield* db.all<{ version: number }>("SELECT version FROM schema_version")
     let version = rows[0]?.version ?? 0
-    if (rows.length === 0) yield* sql`INSERT INTO schema_version (version) VALUES (0)`
+    if (rows.length === 0) yield* db.run("INSERT INTO schema_version (version) VALUES (0)")
     while (version < schemaVersion) {
-      for (const statement of migrations[version]!) yield* sql.unsafe(statement)
+      for (const statement of migrations[version]!) yield* db.exec(statement)
       version++
-      yield* sql`UPDATE schema_version SET version = ${version}`
+      yield* db.run("UPDATE schema_version SET version = ?", version)
     }
-    yield* sql`COMMIT`
-  }).pipe(Effect.onError(() => Effect.ignore(sql`ROLLBACK`)))
+  }))
   let corruptRowsDropped = 0
 
   const dropCorrupt = (key: string, why: string) =>
-    Effect.zipRight(
+    Effect.andThen(
       Effect.logWarning(`cache: dropping corrupt row ${key}: ${why}`),
-      sql`DELETE FROM payloads WHERE key = ${key}`.pipe(
+      db.run("DELETE FROM payloads WHERE key = ?", key).pipe(
         Effect.tap(() => Effect.sync(() => corruptRowsDropped++)),
-        Effect.catchAll(warn("delete", "the damaged row stays until it is rewritten"))
+        Effect.catch(warn("delete", "the damaged row stays until it is rewritten"))
       )
     )
 
   const get = (key: string): Effect.Effect<StoredEntry | undefined> =>
     Effect.gen(function*() {
-      const rows = yield* sql<{
-        encoding: number
-        size: number
-        checksum: string
-        body: Uint8Array
-        stored_at: number
-        etag: string | null
-        last_modified: string | null
-      }>`SELECT encoding, size, checksum, body, stored_at, etag, last_modified FROM payloads WHERE key = ${key}`
-      const row = rows[0]
+      const row = yield* db.get<PayloadRow>(
+        "SELECT encoding, size, checksum, body, stored_at, etag, last_modified FROM payloads WHERE key = ?",
+        key
+      )
       if (row === undefined) return undefined
       const value = RowCodec.decodeRow(key, row)
-      if (Either.isLeft(value)) return yield* Effect.as(dropCorrupt(key, value.left), undefined)
+      if (Result.isFailure(value)) return yield* Effect.as(dropCorrupt(key, value.failure), undefined)
       const validators: Validators = {
         ...(row.etag === null ? {} : { etag: row.etag }),
         ...(row.last_modified === null ? {} : { lastModified: row.last_modified })
       }
-      return { value: value.right, storedAt: row.stored_at, validators }
-    }).pipe(Effect.catchAll((error) => Effect.as(warn("read", "treated as a miss")(error), undefined)))
+      return { value: value.success, storedAt: row.stored_at, validators }
+    }).pipe(Effect.catch((error) => Effect.as(warn("read", "treated as a miss")(error), undefined)))
+
+  const deleteUnder = (prefix: string) =>
+    sessionInvalidateStatements.map((statement) => db.run(statement, prefix.length, prefix))
 
   const store: SqliteStore = {
     tier: "sqlite",
@@ -132,73 +164,72 @@ export const makeSqliteStore: Effect.Effect<SqliteStore, SqlError, SqlClient.Sql
       Effect.gen(function*() {
         const row = entry.row ?? (yield* encoded)
         const { validators } = entry
-        yield* sql`INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at, etag, last_modified)
-          VALUES (${key}, ${row.encoding}, ${row.size}, ${row.checksum}, ${row.body}, ${entry.storedAt},
-                  ${validators.etag ?? null}, ${validators.lastModified ?? null})`
-      }).pipe(Effect.catchAll(warn("write", "the value is not cached"))),
+        yield* db.run(
+          `INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at, etag, last_modified)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          key,
+          row.encoding,
+          row.size,
+          row.checksum,
+          row.body,
+          entry.storedAt,
+          validators.etag ?? null,
+          validators.lastModified ?? null
+        )
+      }).pipe(Effect.catch(warn("write", "the value is not cached"))),
     touch: (key, storedAt) =>
-      sql`UPDATE payloads SET stored_at = ${storedAt} WHERE key = ${key}`.pipe(
+      db.run("UPDATE payloads SET stored_at = ? WHERE key = ?", storedAt, key).pipe(
         Effect.asVoid,
-        Effect.catchAll(warn("touch", "the file is revalidated again next time"))
+        Effect.catch(warn("touch", "the file is revalidated again next time"))
       ),
     remove: (key) =>
-      sql`DELETE FROM payloads WHERE key = ${key}`.pipe(
+      db.run("DELETE FROM payloads WHERE key = ?", key).pipe(
         Effect.asVoid,
-        Effect.catchAll(warn("delete", "the row stays until it is rewritten"))
+        Effect.catch(warn("delete", "the row stays until it is rewritten"))
       ),
     getMissing: (key, now) =>
-      sql<{ expires_at: number }>`SELECT expires_at FROM missing WHERE key = ${key}`.pipe(
-        Effect.map((rows) => rows[0] !== undefined && rows[0].expires_at > now),
-        Effect.catchAll((error) => Effect.as(warn("negative read", "treated as not missing")(error), false))
+      db.get<{ expires_at: number }>("SELECT expires_at FROM missing WHERE key = ?", key).pipe(
+        Effect.map((row) => row !== undefined && row.expires_at > now),
+        Effect.catch((error) => Effect.as(warn("negative read", "treated as not missing")(error), false))
       ),
     setMissing: (key, _now, expiresAt) =>
-      sql`INSERT OR REPLACE INTO missing (key, expires_at) VALUES (${key}, ${expiresAt})`.pipe(
+      db.run("INSERT OR REPLACE INTO missing (key, expires_at) VALUES (?, ?)", key, expiresAt).pipe(
         Effect.asVoid,
-        Effect.catchAll(warn("negative write", "the missing file is not remembered"))
+        Effect.catch(warn("negative write", "the missing file is not remembered"))
       ),
     clearMissing: (key) =>
-      sql`DELETE FROM missing WHERE key = ${key}`.pipe(
+      db.run("DELETE FROM missing WHERE key = ?", key).pipe(
         Effect.asVoid,
-        Effect.catchAll(warn("negative clear", "the entry stays until it expires"))
+        Effect.catch(warn("negative clear", "the entry stays until it expires"))
       ),
     invalidate: (scope) => {
       if (scope === "memory") return Effect.void
-      const prefix = typeof scope === "object" ? scopePrefix(scope) : undefined
-      const statements = prefix !== undefined
-        ? [
-          sql`DELETE FROM payloads WHERE substr(key, 1, ${prefix.length}) = ${prefix}`,
-          sql`DELETE FROM missing WHERE substr(key, 1, ${prefix.length}) = ${prefix}`
-        ]
-        : scope === "all"
-        ? [sql`DELETE FROM payloads`, sql`DELETE FROM missing`]
-        : scope === "telemetry"
-        ? [
-          sql`DELETE FROM payloads WHERE key LIKE '%\\_tel.json' ESCAPE '\\'`,
-          sql`DELETE FROM missing WHERE key LIKE '%\\_tel.json' ESCAPE '\\'`
-        ]
-        : [
-          sql`DELETE FROM payloads WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'`,
-          sql`DELETE FROM missing WHERE key NOT LIKE '%\\_tel.json' ESCAPE '\\'`
-        ]
+      const statements = typeof scope === "object"
+        ? deleteUnder(scopePrefix(scope))
+        : invalidateStatements[scope].map((statement) => db.run(statement))
       return Effect.all(statements, { discard: true }).pipe(
-        Effect.catchAll(warn("invalidate", "the SQLite tier may still hold that scope"))
+        Effect.catch(warn("invalidate", "the SQLite tier may still hold that scope"))
       )
     },
     sizes: Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
-        sql<{ entries: number; bytes: number | null; missing: number; oldest: number | null; newest: number | null }>`
-        SELECT (SELECT COUNT(*) FROM payloads) AS entries, (SELECT SUM(LENGTH(body)) FROM payloads) AS bytes,
-               (SELECT COUNT(*) FROM missing WHERE expires_at > ${now}) AS missing,
-               (SELECT MIN(stored_at) FROM payloads) AS oldest, (SELECT MAX(stored_at) FROM payloads) AS newest`.pipe(
-          Effect.map((rows): StoreSizes => ({
-            entries: rows[0]?.entries ?? 0,
-            bytes: rows[0]?.bytes ?? 0,
-            missing: rows[0]?.missing ?? 0,
-            oldestStoredAt: rows[0]?.oldest ?? undefined,
-            newestStoredAt: rows[0]?.newest ?? undefined
+        db.get<
+          { entries: number; bytes: number | null; missing: number; oldest: number | null; newest: number | null }
+        >(
+          `SELECT (SELECT COUNT(*) FROM payloads) AS entries, (SELECT SUM(LENGTH(body)) FROM payloads) AS bytes,
+                  (SELECT COUNT(*) FROM missing WHERE expires_at > ?) AS missing,
+                  (SELECT MIN(stored_at) FROM payloads) AS oldest, (SELECT MAX(stored_at) FROM payloads) AS newest`,
+          now
+        ).pipe(
+          Effect.map((row): StoreSizes => ({
+            entries: row?.entries ?? 0,
+            bytes: row?.bytes ?? 0,
+            missing: row?.missing ?? 0,
+            oldestStoredAt: row?.oldest ?? undefined,
+            newestStoredAt: row?.newest ?? undefined
           })),
-          Effect.catchAll((error) => Effect.as(warn("stats", "SQLite sizes reported as 0")(error), emptySizes))
+          Effect.catch((error) => Effect.as(warn("stats", "SQLite sizes reported as 0")(error), emptySizes))
         )
     ),
     corruptRowsDropped: () => corruptRowsDropped
@@ -213,118 +244,81 @@ export const makeSqliteStore: Effect.Effect<SqliteStore, SqlError, SqlClient.Sql
  */
 export const databaseFileName = "tif1-cache.sqlite"
 
-/** The SQLite result code in an error or its causes (`SQLITE_BUSY`, ...), if any. */
-const sqliteCode = (error: unknown): string | undefined => {
-  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string" && code.startsWith("SQLITE_")) return code
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
-/** What an error means for the user, by its SQLite code. */
-const sqliteMeaning: Record<string, string> = {
-  SQLITE_BUSY: "another process held the database locked for longer than the 5 s busy timeout",
-  SQLITE_LOCKED: "the database is locked by another connection",
-  SQLITE_FULL: "the disk is full",
-  SQLITE_READONLY: "the database file or its folder is read-only",
-  SQLITE_CANTOPEN: "the database file cannot be opened (permissions, or a missing folder)",
-  SQLITE_IOERR: "the disk reported an I/O error",
-  SQLITE_CORRUPT: "the database file is damaged",
-  SQLITE_NOTADB: "the file is not a SQLite database",
-  SQLITE_PERM: "permission denied",
-  SQLITE_NOMEM: "out of memory"
-}
-
 /**
- * An error as a user reads it: the SQLite code and what it means, then the driver's message
- * (`SqlError: Failed to execute statement` alone says neither).
+ * An error as a user reads it: the SQLite code and what it means, then the messages.
  *
  * @since 0.2.0
  */
-export const describeSqliteError = (error: unknown): string => {
-  const code = sqliteCode(error)
-  // Extended codes (SQLITE_IOERR_WRITE) mean what their primary code (SQLITE_IOERR) means.
-  const meaning = code === undefined ? undefined : sqliteMeaning[code.split("_").slice(0, 2).join("_")]
-  const messages: Array<string> = []
-  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    // The first line: a binding error goes on to list every path it tried.
-    const message = (current instanceof Error ? current.message : String(current)).split("\n")[0]!.trim()
-    if (message !== "" && !messages.includes(message)) messages.push(message)
-    current = (current as { cause?: unknown }).cause
-  }
-  return [code, meaning, messages.join(": ")].filter((part) => part !== undefined && part !== "").join(", ")
-}
+export const describeSqliteError = SqliteConnection.describeSqliteError
 
-/** The native module failed to load (missing build, or built for another Node). */
-const isNativeBindingFailure = (error: unknown): boolean =>
-  /better_sqlite3\.node|bindings file|NODE_MODULE_VERSION|was compiled against a different Node|invalid ELF header|ERR_DLOPEN_FAILED/i
-    .test(describeSqliteError(error))
-
-const closeQuietly = (scope: Scope.CloseableScope) => Scope.close(scope, Exit.void)
+const closeQuietly = (scope: Scope.Closeable) => Scope.close(scope, Exit.void)
 
 /**
  * Open the SQLite store in a folder, or explain why there is none. A cache is an optimization:
  * nothing here stops a fetch. A damaged file is moved aside (renamed with a timestamp) and a new
- * one created; an unwritable folder, a full disk or a native module that does not load is one
- * warning, then a run without the persistent tier.
+ * one created; an unwritable folder, a full disk or a Node without `node:sqlite` is one warning,
+ * then a run without the persistent tier.
  */
 export const open = (cacheDir: string): Effect.Effect<SqliteStore | undefined, never, Scope.Scope> =>
   Effect.gen(function*() {
     const filename = Path.join(cacheDir, databaseFileName)
+    const describe = SqliteConnection.describeSqliteError
     const withoutTier = (why: string) =>
       Effect.as(Effect.logWarning(`cache: ${why}; running without the persistent cache (memory only)`), undefined)
-    const folder = yield* Effect.either(Effect.try(() => {
+    const folder = yield* Effect.result(Effect.try(() => {
       Fs.mkdirSync(cacheDir, { recursive: true })
       Fs.accessSync(cacheDir, Fs.constants.W_OK)
     }))
-    if (Either.isLeft(folder)) {
-      return yield* withoutTier(`the folder ${cacheDir} is not usable (${String(folder.left.error)})`)
+    if (Result.isFailure(folder)) {
+      return yield* withoutTier(`the folder ${cacheDir} is not usable (${String(folder.failure.cause)})`)
     }
     const outer = yield* Effect.scope
+    /** The database in a scope of its own, closed at once if the store cannot be set up in it. */
     const attempt = Effect.gen(function*() {
-      const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
-      const opened = yield* SqliteClient.make({ filename }).pipe(
-        Effect.flatMap((client) => Effect.provideService(makeSqliteStore, SqlClient.SqlClient, client)),
-        Effect.provide(Reactivity.layer),
-        Scope.extend(scope),
-        Effect.catchAllDefect(Effect.fail),
-        Effect.either
+      const scope = yield* Scope.fork(outer, "sequential")
+      const opened = yield* SqliteConnection.make({ filename, busyTimeout }).pipe(
+        Effect.flatMap((connection) =>
+          Effect.provideService(makeSqliteStore, SqliteConnection.SqliteConnection, connection)
+        ),
+        Scope.provide(scope),
+        Effect.catchDefect((defect) =>
+          Effect.fail(SqliteConnection.fromCause("open", "Failed to set the database up", defect))
+        ),
+        Effect.result
       )
-      if (Either.isLeft(opened)) yield* closeQuietly(scope)
+      if (Result.isFailure(opened)) yield* closeQuietly(scope)
       return opened
     })
     const first = yield* attempt
-    if (Either.isRight(first)) return first.right
-    const cause = first.left
-    if (isNativeBindingFailure(cause)) {
+    if (Result.isSuccess(first)) return first.success
+    const cause = first.failure
+    if (cause.operation === "load") {
       return yield* Effect.as(
         Effect.logError(
-          `cache: the SQLite module better-sqlite3 does not load (${describeSqliteError(cause)}); ` +
-            "rebuild it for this Node with `npm rebuild better-sqlite3`; running without the persistent cache"
+          `cache: Node's built-in SQLite module does not load (${describe(cause)}); ` +
+            "tif1-effect needs Node 22.19 or later; running without the persistent cache"
         ),
         undefined
       )
     }
-    const code = sqliteCode(cause)
+    const code = SqliteConnection.sqliteCode(cause)
     if (code !== "SQLITE_NOTADB" && !code?.startsWith("SQLITE_CORRUPT")) {
-      return yield* withoutTier(`cannot open ${filename}: ${describeSqliteError(cause)}`)
+      return yield* withoutTier(`cannot open ${filename}: ${describe(cause)}`)
     }
     const now = yield* Clock.currentTimeMillis
     const aside = `${filename}.corrupt-${new Date(now).toISOString().replaceAll(":", "-")}`
-    const moved = yield* Effect.either(Effect.try(() => {
+    const moved = yield* Effect.result(Effect.try(() => {
       Fs.renameSync(filename, aside)
       for (const suffix of ["-wal", "-shm"]) Fs.rmSync(`${filename}${suffix}`, { force: true })
     }))
-    if (Either.isLeft(moved)) {
-      return yield* withoutTier(`${filename} is damaged and cannot be moved aside (${String(moved.left.error)})`)
+    if (Result.isFailure(moved)) {
+      return yield* withoutTier(`${filename} is damaged and cannot be moved aside (${String(moved.failure.cause)})`)
     }
     yield* Effect.logWarning(
-      `cache: ${filename} was damaged (${describeSqliteError(cause)}); moved it to ${aside} and started a new cache`
+      `cache: ${filename} was damaged (${describe(cause)}); moved it to ${aside} and started a new cache`
     )
     const second = yield* attempt
-    return Either.isRight(second)
-      ? second.right
-      : yield* withoutTier(`cannot create a new ${filename}: ${describeSqliteError(second.left)}`)
+    return Result.isSuccess(second)
+      ? second.success
+      : yield* withoutTier(`cannot create a new ${filename}: ${describe(second.failure)}`)
   })

@@ -9,7 +9,7 @@ import * as Zlib from "node:zlib"
 /** The `compression` setting. */
 export type CompressionMode = "auto" | "on" | "off"
 
-/** zstd only where this runtime's zlib has it (Node 22.15+ / 23.8+; not Node 20). */
+/** zstd only where this runtime's zlib has it (Node 22.15+ / 23.8+: every supported Node, not every runtime). */
 const hasZstd = typeof (Zlib as { zstdDecompress?: unknown }).zstdDecompress === "function"
 
 /** The encodings asked for when compressing, best first. */

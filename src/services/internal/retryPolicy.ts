@@ -42,15 +42,16 @@ export const delayBeforeRound = (
  * carries the Retry-After to honour. Its output is the wait before the next round (for the logs).
  */
 export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.Duration, unknown> =>
-  Schedule.intersect(Schedule.recurs(policy.maxRetries), Schedule.identity<unknown>()).pipe(
-    Schedule.modifyDelayEffect(([completedRetries, input]) => {
+  Schedule.recurs(policy.maxRetries).pipe(
+    // `attempt` counts the steps from 1: the round about to run.
+    Schedule.modifyDelay(({ attempt, input }) => {
       const retryAfterSeconds = (input as Partial<RetryHint> | undefined)?.retryAfterSeconds
       return Effect.map(
         policy.jitter && retryAfterSeconds === undefined ? Random.next : Effect.succeed(0),
-        (uniform) => Duration.seconds(delayBeforeRound(policy, completedRetries + 1, retryAfterSeconds, uniform))
+        (uniform) => Duration.seconds(delayBeforeRound(policy, attempt, retryAfterSeconds, uniform))
       )
     }),
-    Schedule.delays
+    Schedule.map(({ duration }) => duration)
   )
 
 /**

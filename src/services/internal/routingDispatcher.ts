@@ -11,7 +11,7 @@ import * as DiagnosticsChannel from "node:diagnostics_channel"
 import type { LookupFunction, Socket } from "node:net"
 import type { TLSSocket } from "node:tls"
 import { Agent, buildConnector, Client, Dispatcher, ProxyAgent } from "undici"
-import { openConnections } from "./telemetry.js"
+import { detachedContext, openConnections } from "./telemetry.js"
 
 /** Which protocol an origin speaks, as ALPN told us. */
 export type OriginProtocol = "h1" | "h2"
@@ -98,10 +98,12 @@ export class RoutingDispatcher extends Dispatcher {
       pipelining: 1,
       keepAliveTimeout: options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: options.keepAliveTimeoutMs,
-      // undici closes a socket after the request that finds its counter at the limit, i.e. after
-      // limit + 1 requests; pass limit - 1 so a connection carries exactly the configured number.
-      // A limit of 1 is handled per request with `reset` (undici reads 0 as "no limit").
-      maxRequestsPerClient: Math.max(0, options.maxRequestsPerConnection - 1),
+      // undici 8 closes a socket after exactly this many requests (a limit of 1 included).
+      maxRequestsPerClient: options.maxRequestsPerConnection,
+      // HTTP/1.1 only: its connector offers nothing else in ALPN. Said explicitly, not left to
+      // undici 8's default (h2 allowed), which would also make each https origin's Pool hold its
+      // requests behind one probe connection until ALPN answers: a wait for an answer known here.
+      allowH2: false,
       connect: this.connector(false, undefined)
     })
     sendHeadersChannel.subscribe(this.onSendHeaders)
@@ -135,8 +137,8 @@ export class RoutingDispatcher extends Dispatcher {
           const counters = this.countersFor(origin)
           counters.connectionsCreated++
           // The gauge moves with the socket's life, outside any fiber: its synchronous update.
-          openConnections.unsafeModify(1, [])
-          socket.once("close", () => openConnections.unsafeModify(-1, []))
+          openConnections.modifyUnsafe(1, detachedContext)
+          socket.once("close", () => openConnections.modifyUnsafe(-1, detachedContext))
           if (counters.protocol === "unknown") {
             counters.protocol = (socket as TLSSocket).alpnProtocol === "h2" ? "h2" : "h1"
           }
@@ -172,6 +174,17 @@ export class RoutingDispatcher extends Dispatcher {
   /**
    * Through a proxy: undici's ProxyAgent tunnels with CONNECT and the proxy resolves the host
    * (no DNS of ours, no DNS-over-HTTPS). Requests are counted; the proxy's connections are its own.
+   *
+   * Protocols, both set explicitly rather than left to undici 8's defaults:
+   * - to the proxy itself, HTTP/1.1 (`proxyTls.allowH2: false`, which matters for an `https:`
+   *   proxy only): one CONNECT, one TCP connection, one tunnel, the model undici's tunnel code
+   *   and most proxies are built around.
+   * - inside the tunnel, end to end with the CDN, HTTP/2 when the CDN offers it (`allowH2`), as on
+   *   a direct connection: a proxy adds a hop to every round trip, which is where multiplexing
+   *   pays most, and one tunnel instead of one per socket is kinder to the proxy. The h2 settings
+   *   of the direct path come along (flow-control windows, streams per connection), and undici 8
+   *   recycles HTTP/1.1 and HTTP/2 connections alike after `maxRequestsPerClient`. The Agent's
+   *   Pool learns the protocol from its first connection, much as the direct path's discovery does.
    */
   private dispatchProxied(
     proxy: string,
@@ -185,6 +198,13 @@ export class RoutingDispatcher extends Dispatcher {
         uri: proxy,
         connections: this.options.socketsPerOrigin,
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: this.options.keepAliveTimeoutMs,
+        maxRequestsPerClient: this.options.maxRequestsPerConnection,
+        allowH2: true,
+        maxConcurrentStreams: this.options.maxStreamsPerConnection,
+        initialWindowSize: this.options.h2Windows.stream,
+        connectionWindowSize: this.options.h2Windows.connection,
+        proxyTls: { allowH2: false },
         ...(this.options.ca === undefined ? {} : { requestTls: { ca: this.options.ca as Array<string> } })
       })
       this.proxies.set(proxy, agent)
@@ -195,10 +215,7 @@ export class RoutingDispatcher extends Dispatcher {
   }
 
   private dispatchH1(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.h1.dispatch(
-      this.options.maxRequestsPerConnection === 1 ? { ...options, reset: true } : options,
-      handler
-    )
+    return this.h1.dispatch(options, handler)
   }
 
   /**
@@ -252,6 +269,9 @@ export class RoutingDispatcher extends Dispatcher {
       // link alone while 128 telemetry streams (about 200 KB each) all fit in the connection's.
       // Memory is not reserved up front: the windows only bound what may be in flight.
       // (HttpSession's `defaultH2Windows`; measured in `npm run bench:wan`.)
+      // Top-level options, not `h2Options`: undici 8.14 reads the stream window from
+      // `initialWindowSize` (or `h2Options.initialWindowSize`) and ignores the
+      // `h2Options.settings.initialWindowSize` its types and deprecation notes point to.
       initialWindowSize: this.options.h2Windows.stream,
       connectionWindowSize: this.options.h2Windows.connection,
       keepAliveTimeout: this.options.keepAliveTimeoutMs,
@@ -334,8 +354,10 @@ export class RoutingDispatcher extends Dispatcher {
     chosen.inFlight++
     const tracked = this.trackInFlight(chosen, handler)
     if (chosen.streamsDispatched >= this.options.maxRequestsPerConnection) {
-      // Recycle after keepalive_max_requests streams (undici only does this for HTTP/1.1): take the
-      // connection out of rotation now; close() lets the streams already on it finish.
+      // Recycle after keepalive_max_requests streams: take the connection out of rotation now;
+      // close() lets the streams already on it finish. (undici 8's `maxRequestsPerClient` retires
+      // an HTTP/2 session too, but that Client then holds later requests until the old session
+      // has drained; here the next request opens or picks another connection at once.)
       slots.splice(slots.indexOf(chosen), 1)
       const retiring = chosen.client
       const accepted = retiring.dispatch(options, tracked)

@@ -3,17 +3,17 @@
  * stderr (never stdout, which belongs to the program's output), at the `log_level` setting.
  * Effect programs are not affected: the Effect layers install no logger.
  */
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import type { Tif1LogLevel } from "../../schema/Config.js"
 
 const levels: Record<Tif1LogLevel, LogLevel.LogLevel> = {
-  none: LogLevel.None,
-  error: LogLevel.Error,
-  warning: LogLevel.Warning,
-  info: LogLevel.Info,
-  debug: LogLevel.Debug
+  none: "None",
+  error: "Error",
+  warning: "Warn",
+  info: "Info",
+  debug: "Debug"
 }
 
 /** The Effect `LogLevel` of a `log_level` value. */
@@ -22,13 +22,19 @@ export const logLevelOf = (level: Tif1LogLevel): LogLevel.LogLevel => levels[lev
 /** One log line as the library writes it: `warn: <message>`. */
 export const logLine = (logLevel: LogLevel.LogLevel, message: unknown): string => {
   const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-  return `${logLevel.label.toLowerCase()}: ${text}\n`
+  return `${logLevel.toLowerCase()}: ${text}\n`
 }
+
+/**
+ * The loggers of a layer that replaces Effect's default (console) logger with `logger`. Effect's
+ * tracer logger stays, as it did beside the default one: log lines remain span events.
+ */
+const replacingDefault = (logger: Logger.Logger<unknown, unknown>): Layer.Layer<never> =>
+  Logger.layer([logger, Logger.tracerLogger])
 
 /** Log lines on stderr; `prefix` runs first (the CLI clears its progress line). */
 export const stderrLogger = (prefix: () => string = () => ""): Layer.Layer<never> =>
-  Logger.replace(
-    Logger.defaultLogger,
+  replacingDefault(
     Logger.make(({ logLevel, message }) => process.stderr.write(`${prefix()}${logLine(logLevel, message)}`))
   )
 
@@ -39,13 +45,12 @@ export const stderrLogger = (prefix: () => string = () => ""): Layer.Layer<never
 export const heldLogger = () => {
   const held: Array<{ readonly level: LogLevel.LogLevel; readonly line: string }> = []
   return {
-    layer: Logger.replace(
-      Logger.defaultLogger,
+    layer: replacingDefault(
       Logger.make(({ logLevel, message }) => held.push({ level: logLevel, line: logLine(logLevel, message) }))
     ),
     flush: (minimum: LogLevel.LogLevel) => {
       for (const { level, line } of held.splice(0)) {
-        if (LogLevel.greaterThanEqual(level, minimum)) process.stderr.write(line)
+        if (LogLevel.isGreaterThanOrEqualTo(level, minimum)) process.stderr.write(line)
       }
     }
   }

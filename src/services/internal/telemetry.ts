@@ -2,27 +2,24 @@
  * Spans and metrics of the stack, as `effect/Tracer` and `effect/Metric` see them, so that a
  * user who plugs in `@effect/opentelemetry` (or any Effect tracer or metric reader) gets them
  * with no code of ours. Hot-path spans are opened only when a tracer is installed and enabled
- * (`isTracing`; `@effect/platform`'s HttpClient checks `FiberRef.currentTracerEnabled` the same
- * way), and hot-path metrics are updated synchronously (`unsafeUpdate`), so that a memory-cache
- * hit stays a few microseconds.
+ * (`isTracing`; Effect's own `HttpClient` checks `References.TracerEnabled` and `HttpRouter`
+ * the native tracer the same way), and hot-path metrics are updated synchronously
+ * (`updateUnsafe` with the fiber's context), so that a memory-cache hit stays a few microseconds.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import type * as Tracer from "effect/Tracer"
-
-/** Effect's built-in tracer: spans nobody exports. */
-const nativeTracer = Effect.runSync(Effect.tracer)
+import * as References from "effect/References"
+import * as Tracer from "effect/Tracer"
 
 /**
  * Whether a fiber's spans go anywhere: its tracer is enabled and is not Effect's built-in one
  * (a user installed a tracer, `@effect/opentelemetry` or another). Per-file spans are opened only
- * then, so that with no tracer installed they cost two field reads.
+ * then, so that with no tracer installed they cost two reference reads.
  */
-export const isTracing = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
-  fiber.currentTracer !== nativeTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
+export const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer && fiber.getRef(References.TracerEnabled)
 
 /** Run `self` in a span named `name` when a tracer is installed; `attributes` is called only then. */
 export const traced = <A, E, R>(
@@ -31,21 +28,26 @@ export const traced = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   kind: Tracer.SpanKind = "internal"
 ): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) =>
-    isTracing(fiber) ? Effect.withSpan(self, name, { attributes: attributes(), kind }) : self
-  )
+  Effect.withFiber((fiber) => isTracing(fiber) ? Effect.withSpan(self, name, { attributes: attributes(), kind }) : self)
+
+/**
+ * The context of updates made outside any fiber (a socket event): Effect's default metric
+ * registry and no contextual attributes, which is what a fiber sees unless the user provides
+ * `Metric.MetricRegistry` or `Metric.CurrentMetricAttributes`.
+ */
+export const detachedContext: Context.Context<never> = Context.empty()
 
 /**
  * A counter tagged by two names, one metric per pair of values, made once (tagging allocates a
- * metric, too much for every request).
+ * metric, and its attribute key is computed on first use: too much for every request).
  */
-export const taggedBy = (counter: Metric.Metric.Counter<number>, first: string, second: string) => {
-  const made = new Map<string, Metric.Metric.Counter<number>>()
-  return (firstValue: string, secondValue: string): Metric.Metric.Counter<number> => {
+export const taggedBy = (counter: Metric.Counter<number>, first: string, second: string) => {
+  const made = new Map<string, Metric.Counter<number>>()
+  return (firstValue: string, secondValue: string): Metric.Counter<number> => {
     const key = `${firstValue}\u0000${secondValue}`
     let tagged = made.get(key)
     if (tagged === undefined) {
-      made.set(key, tagged = counter.pipe(Metric.tagged(first, firstValue), Metric.tagged(second, secondValue)))
+      made.set(key, tagged = Metric.withAttributes(counter, { [first]: firstValue, [second]: secondValue }))
     }
     return tagged
   }
@@ -82,18 +84,16 @@ export const decodedBytes = Metric.counter("tif1_decoded_bytes_total", {
 })
 
 /** Seconds from sending a request to its complete, decoded body. */
-export const requestDuration = Metric.histogram(
-  "tif1_request_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 14 }),
-  "request duration, seconds"
-)
+export const requestDuration = Metric.histogram("tif1_request_duration_seconds", {
+  description: "request duration, seconds",
+  boundaries: Metric.exponentialBoundaries({ start: 0.005, factor: 2, count: 14 })
+})
 
 /** Decoded size of delivered files, bytes. */
-export const fileSize = Metric.histogram(
-  "tif1_file_size_bytes",
-  MetricBoundaries.exponential({ start: 256, factor: 2, count: 16 }),
-  "decoded size of delivered files"
-)
+export const fileSize = Metric.histogram("tif1_file_size_bytes", {
+  description: "decoded size of delivered files",
+  boundaries: Metric.exponentialBoundaries({ start: 256, factor: 2, count: 16 })
+})
 
 /** 1 while the circuit breaker is open or half-open, else 0. */
 export const circuitOpen = Metric.gauge("tif1_circuit_open", {

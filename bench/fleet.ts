@@ -9,23 +9,29 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { layerConfig } from "../src/layers/Tif1.js"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Cache } from "../src/services/Cache.js"
-import { SessionLoader } from "../src/services/SessionLoader.js"
 import { startRedis } from "../test/support/redis.js"
-import { benchSession, buildSyntheticSession } from "./synthetic.js"
-
-const here = Path.dirname(fileURLToPath(import.meta.url))
-const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
-const tsxLoader = new URL("../node_modules/tsx/dist/loader.mjs", import.meta.url).href
+import { loadSession, tif1Runtime } from "./clients.js"
+import {
+  countFlag,
+  fixturesRoot,
+  hasFlag,
+  isMain,
+  resultsFile,
+  runMain,
+  today,
+  tsxLoader,
+  writeJson
+} from "./program.js"
+import { median } from "./summary.js"
+import { buildSyntheticSession } from "./synthetic.js"
 
 /** What one run of the profile measures. */
 export interface FleetOptions {
@@ -51,28 +57,22 @@ interface WorkerReport {
 
 /** One worker process: load the session, print its report. */
 const runWorker = async (origin: string, cacheDir: string, redisUrl: string, startAt: number) => {
-  const runtime = ManagedRuntime.make(layerConfig({
-    cdns: [MirrorServer.templateFor(origin)],
+  const runtime = tif1Runtime(origin, {
     cacheDir,
     enableCache: true,
-    ciMode: false,
-    offlineMode: false,
-    connectionStatsLogInterval: 0,
     maxRetries: 0,
     ...(redisUrl === "" ? {} : { redisUrl })
-  }))
+  })
   await runtime.runPromise(Effect.void)
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())))
   const started = performance.now()
-  const loaded = await runtime.runPromise(
-    Effect.flatMap(SessionLoader, (loader) => loader.load(benchSession, { telemetry: true }))
-  )
+  const delivered = await loadSession(runtime)
   const seconds = (performance.now() - started) / 1000
   const stats = await runtime.runPromise(Effect.flatMap(Cache, (cache) => cache.stats))
   await runtime.dispose()
   const report: WorkerReport = {
     seconds,
-    delivered: loaded.summary.delivered,
+    delivered,
     redisHits: stats.redis.hits,
     sqliteHits: stats.sqlite.hits,
     redisErrors: stats.redis.errors
@@ -93,8 +93,6 @@ const spawnWorker = (origin: string, cacheDir: string, redisUrl: string, startAt
       }
     )
   })
-
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 /** Run `npm run bench:fleet`. */
 export const runFleet = async (options: FleetOptions) => {
@@ -173,11 +171,7 @@ export const runFleet = async (options: FleetOptions) => {
   }
   for (const [name, value] of Object.entries(medians)) options.log(`${name.padEnd(48)} ${value.toFixed(3)}`)
   for (const [name, value] of Object.entries(ratios)) options.log(`${name.padEnd(48)} ${value.toFixed(2)}x`)
-  Fs.mkdirSync(Path.dirname(options.out), { recursive: true })
-  Fs.writeFileSync(
-    options.out,
-    JSON.stringify({ options: { ...options, log: undefined }, files, rows, medians, ratios }, null, 2)
-  )
+  writeJson(options.out, { options: { ...options, log: undefined }, files, rows, medians, ratios })
   await redis.kill()
   await Effect.runPromise(Scope.close(scope, Exit.void))
   Fs.rmSync(work, { recursive: true, force: true })
@@ -195,32 +189,27 @@ export const fleetSmokeOptions = (out: string): FleetOptions => ({
   log: () => {}
 })
 
-if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** The options `npm run bench:fleet -- <argv>` runs with: `--repetitions <n>`, `--smoke` (tiny sizes, one repetition). */
+export const fleetOptionsFrom = (argv: ReadonlyArray<string>): FleetOptions => {
+  const smoke = hasFlag(argv, "--smoke")
+  const repetitions = countFlag(argv, "--repetitions", 3, "repetitions")
+  return {
+    workers: smoke ? 2 : 4,
+    drivers: smoke ? 2 : 20,
+    laps: smoke ? 2 : 50,
+    repetitions: smoke ? 1 : repetitions,
+    latencyMs: smoke ? 5 : 25,
+    out: resultsFile(`fleet-${today()}${smoke ? "-smoke" : ""}.json`),
+    log: (line) => console.log(line)
+  }
+}
+
+if (isMain(import.meta.url)) {
   const [mode, ...rest] = process.argv.slice(2)
   if (mode === "worker") {
     const [origin, cacheDir, redisUrl, startAt] = rest as [string, string, string, string]
-    runWorker(origin, cacheDir, redisUrl, Number(startAt)).catch((error) => {
-      console.error(error)
-      process.exit(1)
-    })
+    runMain(() => runWorker(origin, cacheDir, redisUrl, Number(startAt)))
   } else {
-    const smoke = process.argv.includes("--smoke")
-    const flag = (name: string, fallback: number) => {
-      const index = process.argv.indexOf(name)
-      return index === -1 ? fallback : Number(process.argv[index + 1])
-    }
-    runFleet({
-      ...(smoke ? fleetSmokeOptions("") : {}),
-      workers: smoke ? 2 : 4,
-      drivers: smoke ? 2 : 20,
-      laps: smoke ? 2 : 50,
-      repetitions: smoke ? 1 : flag("--repetitions", 3),
-      latencyMs: smoke ? 5 : 25,
-      out: Path.join(here, "results", `fleet-${new Date().toISOString().slice(0, 10)}${smoke ? "-smoke" : ""}.json`),
-      log: (line) => console.log(line)
-    }).catch((error) => {
-      console.error(error)
-      process.exit(1)
-    })
+    runMain(() => runFleet(fleetOptionsFrom(process.argv.slice(2))))
   }
 }

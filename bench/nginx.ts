@@ -12,13 +12,12 @@ import { execFileSync, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { freePort } from "../test/support/redis.js"
-import { ServerProcess } from "./run.js"
+import { ServerProcess } from "./harness.js"
+import { fixturesRoot, hasFlag, isMain, resultsFile, runMain, today, writeJson } from "./program.js"
+import { median } from "./summary.js"
 import { benchUrl, buildSyntheticSession, smallPath } from "./synthetic.js"
 
-const here = Path.dirname(fileURLToPath(import.meta.url))
-const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
 const pinned = Os.cpus().length >= 2 && spawnable("taskset")
 
 function spawnable(program: string) {
@@ -48,12 +47,17 @@ const h2load = (url: string, protocol: "h1" | "h2", requests: number) => {
   return Number(rate)
 }
 
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+/** What one run of the comparison measures. */
+export interface NginxOptions {
+  readonly repetitions: number
+  /** h2load requests of the small file per case and server; a quarter as many of the telemetry file. */
+  readonly requests: number
+  readonly out: string
+  readonly log: (line: string) => void
+}
 
 /** Run `npm run bench:nginx`. */
-export const runNginx = async (
-  options: { repetitions: number; requests: number; out: string; log: (line: string) => void }
-) => {
+export const runNginx = async (options: NginxOptions) => {
   const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-nginx-"))
   const synthetic = buildSyntheticSession(fixturesRoot, Path.join(work, "cdn"), { drivers: 2, laps: 2 })
   const mirror = await ServerProcess.start(synthetic.root)
@@ -109,7 +113,6 @@ http {
   const nginx = spawn(program, argv, { stdio: "inherit" })
   await new Promise((resolve) => setTimeout(resolve, 1000))
   const telemetryPath = synthetic.telemetryPaths[0]!
-  const urlOf = benchUrl
   const cases = [
     { name: "small (20 KB) h1", path: smallPath, protocol: "h1" as const },
     { name: "small (20 KB) h2", path: smallPath, protocol: "h2" as const },
@@ -124,13 +127,15 @@ http {
   try {
     for (const { path, protocol } of cases) {
       // Untimed: JIT, the mirror's file cache, nginx's page cache.
-      for (const server of ["mirror", "nginx"] as const) h2load(urlOf(origins[server][protocol], path), protocol, 200)
+      for (const server of ["mirror", "nginx"] as const) {
+        h2load(benchUrl(origins[server][protocol], path), protocol, 200)
+      }
     }
     for (let repetition = 0; repetition < options.repetitions; repetition++) {
       for (const { name, path, protocol } of cases) {
         for (const server of ["mirror", "nginx"] as const) {
           const requests = path === smallPath ? options.requests : Math.ceil(options.requests / 4)
-          const rate = h2load(urlOf(origins[server][protocol], path), protocol, requests)
+          const rate = h2load(benchUrl(origins[server][protocol], path), protocol, requests)
           rates.set(`${server} ${name}`, [...(rates.get(`${server} ${name}`) ?? []), rate])
         }
       }
@@ -160,21 +165,20 @@ http {
       }   ${result.ratio.toFixed(2).padStart(14)}`
     )
   }
-  Fs.mkdirSync(Path.dirname(options.out), { recursive: true })
-  Fs.writeFileSync(options.out, JSON.stringify({ options: { ...options, log: undefined }, pinned, results }, null, 2))
+  writeJson(options.out, { options: { ...options, log: undefined }, pinned, results })
   Fs.rmSync(work, { recursive: true, force: true })
   return results
 }
 
-if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const smoke = process.argv.includes("--smoke")
-  runNginx({
+/** The options `npm run bench:nginx -- <argv>` runs with: `--smoke` (one short repetition). */
+export const nginxOptionsFrom = (argv: ReadonlyArray<string>): NginxOptions => {
+  const smoke = hasFlag(argv, "--smoke")
+  return {
     repetitions: smoke ? 1 : 3,
     requests: smoke ? 400 : 20_000,
-    out: Path.join(here, "results", `nginx-${new Date().toISOString().slice(0, 10)}${smoke ? "-smoke" : ""}.json`),
+    out: resultsFile(`nginx-${today()}${smoke ? "-smoke" : ""}.json`),
     log: (line) => console.log(line)
-  }).catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  }
 }
+
+if (isMain(import.meta.url)) runMain(() => runNginx(nginxOptionsFrom(process.argv.slice(2))))

@@ -1,7 +1,7 @@
 /**
  * The benchmark's server process: mirrors of one folder over HTTP/1.1 and HTTP/2 (TLS), each
  * with 0 ms and 25 ms added latency, and an HTTP/2 one answering 503 to everything (a failing
- * primary CDN). Started by `bench/run.ts` with an IPC channel; it answers
+ * primary CDN). Started by `ServerProcess` (`bench/harness.ts`) with an IPC channel; it answers
  * `{ type: "counters" }` with each server's requests and connections so far.
  *
  *   node --import tsx bench/server.ts <root>
@@ -26,7 +26,7 @@ export interface ServerCounters {
 
 const root = process.argv[2]
 if (root === undefined || process.send === undefined) {
-  console.error("usage: node --import tsx bench/server.ts <root>   (started by bench/run.ts over IPC)")
+  console.error("usage: node --import tsx bench/server.ts <root>   (started by bench/harness.ts over IPC)")
   process.exit(2)
 }
 const send = process.send.bind(process)

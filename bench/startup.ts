@@ -18,10 +18,19 @@ import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const here = Path.dirname(fileURLToPath(import.meta.url))
-const repoRoot = Path.resolve(here, "..")
+import {
+  countFlag,
+  hasFlag,
+  isMain,
+  type Machine,
+  machine,
+  repoRoot,
+  resultsFile,
+  runMain,
+  today,
+  writeJson
+} from "./program.js"
+import { columns, median } from "./summary.js"
 
 export interface StartupOptions {
   /** Timed runs of each case. */
@@ -52,10 +61,7 @@ export interface StartupResult {
 
 export interface StartupReport {
   readonly date: string
-  readonly machine: {
-    readonly node: string
-    readonly cpus: number
-    readonly cpuModel: string
+  readonly machine: Machine & {
     readonly loadAverageAtStart: ReadonlyArray<number>
   }
   readonly versions: { readonly tif1Effect: string; readonly effect: string }
@@ -69,7 +75,7 @@ export const defaultOptions = (): StartupOptions => ({
   runs: 7,
   packageRoot: "checkout",
   build: true,
-  out: Path.join(here, "results", `startup-${new Date().toISOString().slice(0, 10)}.json`),
+  out: resultsFile(`startup-${today()}.json`),
   log: (line) => console.log(line)
 })
 
@@ -81,12 +87,6 @@ export const startupSmokeOptions = (dir: string, out: string): StartupOptions =>
   out,
   log: () => {}
 })
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 
 const versionOf = (packageJson: string) =>
   (JSON.parse(Fs.readFileSync(packageJson, "utf8")) as { readonly version: string }).version
@@ -146,11 +146,7 @@ const formatTable = (results: ReadonlyArray<StartupResult>) => {
     result.minMs.toFixed(1),
     result.name === cases[0]!.name ? "" : `+${result.overBaselineMs.toFixed(1)} ms`
   ])
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells.map((cell, column) => column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))
-      .join("  ")
-  return [line(header), ...rows.map(line)].join("\n")
+  return columns(header, rows, (column) => column > 0).join("\n")
 }
 
 export const runStartup = async (options: StartupOptions): Promise<StartupReport> => {
@@ -193,12 +189,7 @@ export const runStartup = async (options: StartupOptions): Promise<StartupReport
   })
   const report: StartupReport = {
     date: new Date().toISOString(),
-    machine: {
-      node: process.version,
-      cpus: Os.cpus().length,
-      cpuModel: Os.cpus()[0]?.model ?? "unknown",
-      loadAverageAtStart
-    },
+    machine: { ...machine(), loadAverageAtStart },
     versions: {
       tif1Effect: versionOf(Path.join(repoRoot, "package.json")),
       effect: versionOf(Path.join(repoRoot, "node_modules/effect/package.json"))
@@ -207,8 +198,7 @@ export const runStartup = async (options: StartupOptions): Promise<StartupReport
     build: { built, ms: buildMs },
     results
   }
-  Fs.mkdirSync(Path.dirname(options.out), { recursive: true })
-  Fs.writeFileSync(options.out, JSON.stringify(report, null, 2) + "\n")
+  writeJson(options.out, report)
   options.log(
     `\ncold start, ${options.runs} runs each (${process.version}, ${report.machine.cpus} CPUs)\n` +
       `${formatTable(results)}\n\nwritten to ${options.out}`
@@ -216,15 +206,11 @@ export const runStartup = async (options: StartupOptions): Promise<StartupReport
   return report
 }
 
-if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const runsIndex = process.argv.indexOf("--runs")
-  const runs = runsIndex === -1 ? 7 : Number(process.argv[runsIndex + 1])
-  if (!Number.isInteger(runs) || runs < 1) {
-    console.error("--runs takes a whole number of runs, 1 or more")
-    process.exit(2)
-  }
-  runStartup({ ...defaultOptions(), runs, build: !process.argv.includes("--no-build") }).catch((error) => {
-    console.error(error)
-    process.exitCode = 1
-  })
-}
+/** The options `npm run bench:startup -- <argv>` runs with: `--runs <n>`, `--no-build`. */
+export const startupOptionsFrom = (argv: ReadonlyArray<string>): StartupOptions => ({
+  ...defaultOptions(),
+  runs: countFlag(argv, "--runs", defaultOptions().runs, "runs"),
+  build: !hasFlag(argv, "--no-build")
+})
+
+if (isMain(import.meta.url)) runMain(() => runStartup(startupOptionsFrom(process.argv.slice(2))))

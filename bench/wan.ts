@@ -9,27 +9,32 @@
  *   npm run bench:wan -- --smoke              tiny sizes, one repetition (what the test runs)
  */
 import * as Effect from "effect/Effect"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-import { interceptors, Pool } from "undici"
-import { layerConfig } from "../src/layers/Tif1.js"
-import { templateFor } from "../src/mirror/MirrorServer.js"
+import { interceptors } from "undici"
 import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
-import { Fetcher } from "../src/services/Fetcher.js"
 import type { HttpSessionOptions } from "../src/services/HttpSession.js"
-import { SessionLoader } from "../src/services/SessionLoader.js"
-import { pool, rawJson, ServerProcess } from "./run.js"
+import { fetchMany, loadSession, pool, rawH2Pool, rawJson, type Stack, tif1Runtime } from "./clients.js"
+import { ServerProcess } from "./harness.js"
+import {
+  benchDir,
+  countFlag,
+  fixturesRoot,
+  hasFlag,
+  isMain,
+  numberFlag,
+  resultsFile,
+  runMain,
+  stringFlag,
+  today,
+  tsxLoader,
+  writeJson
+} from "./program.js"
 import type { ServerKey } from "./server.js"
-import { benchSession, benchUrl, buildSyntheticSession } from "./synthetic.js"
-
-const here = Path.dirname(fileURLToPath(import.meta.url))
-const fixturesRoot = Path.resolve(here, "../../shared/fixtures/cdn")
-const tsxLoader = new URL("../node_modules/tsx/dist/loader.mjs", import.meta.url).href
+import { median } from "./summary.js"
+import { benchUrl, buildSyntheticSession } from "./synthetic.js"
 
 /** undici's own HTTP/2 windows (8.x: 256 KB a stream, 512 KB a connection), to show what tif1's change. */
 const undiciDefaultWindows = { stream: 256 * 1024, connection: 512 * 1024 }
@@ -66,7 +71,7 @@ const startLink = (target: string, options: WanOptions) =>
     const child = spawn(process.execPath, [
       "--import",
       tsxLoader,
-      Path.join(here, "link.ts"),
+      Path.join(benchDir, "link.ts"),
       host,
       String(options.megabitsPerSecond),
       String(options.roundTripMs / 2)
@@ -79,11 +84,6 @@ const startLink = (target: string, options: WanOptions) =>
       resolve({ origin: `${protocol}//127.0.0.1:${port}`, child })
     })
   })
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
-}
 
 /** `curl --parallel` over every URL; resolves with the number of transfers that returned 200. */
 const curl = (urls: ReadonlyArray<string>, caFile: string, compressed: boolean, concurrency: number, dir: string) =>
@@ -124,60 +124,41 @@ export const runWan = async (options: WanOptions) => {
   const caFile = Path.join(work, "ca.pem")
   Fs.writeFileSync(caFile, server.ready.cert)
   const paths = synthetic.telemetryPaths
-  const urlOf = benchUrl
+  /** tif1 as the profile runs it: compressed bodies (`auto` would not compress on loopback), no retries. */
   const runtimeFor = (origin: string, overrides: Tif1ConfigOverrides, windows?: HttpSessionOptions["h2Windows"]) =>
-    ManagedRuntime.make(layerConfig({
-      cdns: [templateFor(origin)],
-      connectionStatsLogInterval: 0,
-      compression: "on",
-      ciMode: false,
-      offlineMode: false,
-      maxRetries: 0,
-      ...overrides
-    }, { http: windows === undefined ? { ca: server.ready.cert } : { ca: server.ready.cert, h2Windows: windows } }))
-  const many = async (origin: string, multiplexed: boolean, windows?: HttpSessionOptions["h2Windows"]) => {
-    const runtime = runtimeFor(origin, { enableCache: false, httpMultiplexed: multiplexed }, windows)
+    tif1Runtime(
+      origin,
+      { compression: "on", maxRetries: 0, ...overrides },
+      windows === undefined ? { ca: server.ready.cert } : { ca: server.ready.cert, h2Windows: windows }
+    )
+  /** Build the stack (untimed), time `run` on it, dispose it (untimed). */
+  const timedOn = async (runtime: Stack, run: (runtime: Stack) => Promise<number>) => {
     await runtime.runPromise(Effect.void)
     const started = performance.now()
-    const results = await runtime.runPromise(
-      Effect.flatMap(
-        Fetcher,
-        (fetcher) =>
-          fetcher.many(paths.map((path) => ({ ...benchSession, path })), { concurrency: options.concurrency })
-      )
-    )
+    const files = await run(runtime)
     const seconds = (performance.now() - started) / 1000
     await runtime.dispose()
-    return { seconds, files: results.filter(Option.isSome).length }
+    return { seconds, files }
   }
-  const session = async (cacheDir: string) => {
-    const runtime = runtimeFor(links.h2.origin, { cacheDir, enableCache: true })
-    await runtime.runPromise(Effect.void)
-    const started = performance.now()
-    const loaded = await runtime.runPromise(
-      Effect.flatMap(SessionLoader, (loader) => loader.load(benchSession, { telemetry: true }))
+  const many = (origin: string, multiplexed: boolean, windows?: HttpSessionOptions["h2Windows"]) =>
+    timedOn(
+      runtimeFor(origin, { enableCache: false, httpMultiplexed: multiplexed }, windows),
+      (runtime) => fetchMany(runtime, paths, options.concurrency)
     )
-    const seconds = (performance.now() - started) / 1000
-    await runtime.dispose()
-    return { seconds, files: loaded.summary.delivered }
-  }
+  const session = (cacheDir: string) =>
+    timedOn(runtimeFor(links.h2.origin, { cacheDir, enableCache: true }), loadSession)
   /**
    * What a Node user would write with undici alone: one HTTP/2 connection with undici's default
    * windows, `interceptors.decompress`, every body read and parsed (as tif1 does; curl does not parse).
    */
   const rawUndici = async () => {
-    const dispatcher = new Pool(links.h2.origin, {
-      allowH2: true,
-      connections: 1,
-      pipelining: options.concurrency,
-      h2Options: { maxConcurrentStreams: options.concurrency },
-      connect: { ca: server.ready.cert }
-    }).compose(interceptors.decompress())
+    const dispatcher = rawH2Pool(links.h2.origin, options.concurrency, server.ready.cert)
+      .compose(interceptors.decompress())
     const started = performance.now()
     const bodies = await pool(
       paths,
       options.concurrency,
-      (path) => rawJson(dispatcher, urlOf(links.h2.origin, path), { "accept-encoding": "br, gzip" })
+      (path) => rawJson(dispatcher, benchUrl(links.h2.origin, path), { "accept-encoding": "br, gzip" })
     )
     const seconds = (performance.now() - started) / 1000
     await dispatcher.close()
@@ -186,7 +167,7 @@ export const runWan = async (options: WanOptions) => {
   const timedCurl = async (compressed: boolean) => {
     const started = performance.now()
     const files = await curl(
-      paths.map((path) => urlOf(links.h2.origin, path)),
+      paths.map((path) => benchUrl(links.h2.origin, path)),
       caFile,
       compressed,
       options.concurrency,
@@ -248,8 +229,7 @@ export const runWan = async (options: WanOptions) => {
       }   ${result.files}`
     )
   }
-  Fs.mkdirSync(Path.dirname(options.out), { recursive: true })
-  Fs.writeFileSync(options.out, JSON.stringify({ options: { ...options, log: undefined }, results }, null, 2))
+  writeJson(options.out, { options: { ...options, log: undefined }, results })
   for (const link of Object.values(links)) link.child.stdin!.end()
   await server.stop()
   Fs.rmSync(work, { recursive: true, force: true })
@@ -268,32 +248,29 @@ export const wanSmokeOptions = (out: string): WanOptions => ({
   log: () => {}
 })
 
-if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const flag = (name: string, fallback: number) => {
-    const index = process.argv.indexOf(name)
-    return index === -1 ? fallback : Number(process.argv[index + 1])
-  }
-  const smoke = process.argv.includes("--smoke")
-  const megabitsPerSecond = flag("--rate", 100)
-  const roundTripMs = flag("--rtt", 30)
-  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined
+/**
+ * The options `npm run bench:wan -- <argv>` runs with: `--rate <Mbit/s>`, `--rtt <ms>`,
+ * `--repetitions <n>`, `--only <name>`, `--smoke` (tiny sizes, one repetition).
+ */
+export const wanOptionsFrom = (argv: ReadonlyArray<string>): WanOptions => {
+  const smoke = hasFlag(argv, "--smoke")
+  const positive = (value: number) => value > 0
+  const megabitsPerSecond = numberFlag(argv, "--rate", 100, "megabits per second, more than 0", positive)
+  const roundTripMs = numberFlag(argv, "--rtt", 30, "a round trip in ms, 0 or more", (value) => value >= 0)
+  const repetitions = countFlag(argv, "--repetitions", 3, "repetitions")
+  const only = stringFlag(argv, "--only", "a part of a contender's name")
   const suffix = smoke ? "-smoke" : only === undefined ? "" : `-only-${only}`
-  runWan({
+  return {
     megabitsPerSecond,
     roundTripMs,
     drivers: smoke ? 2 : 20,
     laps: smoke ? 3 : 50,
-    repetitions: smoke ? 1 : flag("--repetitions", 3),
+    repetitions: smoke ? 1 : repetitions,
     concurrency: smoke ? 8 : 128,
     ...(only === undefined ? {} : { only }),
-    out: Path.join(
-      here,
-      "results",
-      `wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${new Date().toISOString().slice(0, 10)}${suffix}.json`
-    ),
+    out: resultsFile(`wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${today()}${suffix}.json`),
     log: (line) => console.log(line)
-  }).catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  }
 }
+
+if (isMain(import.meta.url)) runMain(() => runWan(wanOptionsFrom(process.argv.slice(2))))

@@ -33,6 +33,16 @@ import { layerFrom, type Tif1LayerParts, type Tif1Services } from "./layers/Tif1
 import { loadConfig, Tif1Config, type Tif1ConfigOverrides } from "./schema/Config.js"
 import type { DataRequestInput } from "./schema/DataRequest.js"
 import { type InvalidDataError, NetworkError, Tif1ClientClosedError, type Tif1ConfigError } from "./schema/Errors.js"
+import {
+  Archive,
+  type ArchiveEvent,
+  type ArchiveOptions,
+  type LapPosition,
+  type PitStop,
+  type QualifyingResult,
+  type RaceResult,
+  type StandingsOf
+} from "./services/Archive.js"
 import { Cache, type CacheScope, type CacheStats, type JsonObject, type SessionScope } from "./services/Cache.js"
 import { Calendar, type CalendarEvent } from "./services/Calendar.js"
 import { CdnManager, type CdnSource } from "./services/CdnManager.js"
@@ -71,6 +81,26 @@ export interface ClientFetchOptions {
 }
 
 /**
+ * Per-call options of the Stats archive's methods (`results`, `standings`, ...); `timeout` in seconds.
+ *
+ * @since 0.3.0
+ */
+export type ClientArchiveOptions = Omit<ClientFetchOptions, "validate">
+
+/**
+ * What `standings` asks for: after one event (`gp`) or the season's, of drivers (default) or
+ * teams; and the per-call options.
+ *
+ * @since 0.3.0
+ */
+export interface ClientStandingsOptions<Of extends "drivers" | "teams" = "drivers" | "teams">
+  extends ClientArchiveOptions
+{
+  readonly gp?: string | number
+  readonly of?: Of
+}
+
+/**
  * Per-call options of `loadSession`: what to load, progress, and an `AbortSignal`.
  *
  * @since 0.2.0
@@ -99,6 +129,34 @@ const fetchOptions = (options: Omit<ClientFetchOptions, "signal">): FetchOptions
   ...(options.writeCache === undefined ? {} : { writeCache: options.writeCache }),
   ...(options.validate === undefined ? {} : { validate: options.validate }),
   ...(options.refresh === undefined ? {} : { refresh: options.refresh })
+})
+
+const archiveOptions = (options: ClientArchiveOptions): ArchiveOptions => {
+  const { signal: _signal, ...rest } = options
+  return fetchOptions(rest)
+}
+
+/** The seasons `events` answers from the Stats archive: those before the timing data (2018). */
+const firstTimingSeason = 2018
+const firstArchiveSeason = 1950
+
+/**
+ * An archive event in the calendar's shape: `officialName` is the archive's name, `format`
+ * conventional (sprints began in 2021), `utcOffset` empty (the archive does not say), and a
+ * session's `start` its UTC time where the archive gives one, else its date alone.
+ */
+const asCalendarEvent = (event: ArchiveEvent): CalendarEvent => ({
+  round: event.round,
+  name: event.name,
+  officialName: event.name,
+  country: event.circuit.country,
+  location: event.circuit.locality,
+  format: "conventional",
+  utcOffset: "",
+  sessions: event.sessions.map((session) => ({
+    name: session.name,
+    start: session.time === null ? session.date : `${session.date}T${session.time}`
+  }))
 })
 
 /**
@@ -290,9 +348,102 @@ export class Tif1Client {
     )
   }
 
-  /** The season's events in calendar order (testing included), with their sessions' UTC starts; empty for a year the bundled schedule does not know. */
+  /**
+   * The season's events in calendar order (testing included), with their sessions' UTC starts;
+   * empty for a year the bundled schedule does not know. 1950-2017 come from the Stats archive
+   * (its `events.json`): there `officialName` is the archive's name, `utcOffset` is empty (the
+   * archive does not say), and a session's `start` is its UTC time where the archive has one,
+   * else its date alone (`1950-05-13`).
+   */
   events(year: number): Promise<ReadonlyArray<CalendarEvent>> {
+    if (Number.isInteger(year) && year >= firstArchiveSeason && year < firstTimingSeason) {
+      return this.#run(
+        "events",
+        Archive.use((archive) => Effect.map(archive.events(year), (events) => events.map(asCalendarEvent)))
+      )
+    }
     return this.#run("events", Calendar.use((calendar) => calendar.events(year)))
+  }
+
+  /**
+   * A race's classification from the Stats archive (1950 on): typed rows (`position`, `points`,
+   * `grid`, `laps` as numbers; `time` with its seconds and its text, `null` for a driver not
+   * timed; `fastestLap` `null` before 2004). `gp` as for `fetchJson` (name, round, country,
+   * location). Rejects with `DataNotFoundError` when the archive has no results for it (yet).
+   */
+  results(year: number, gp: string | number, options: ClientArchiveOptions = {}): Promise<ReadonlyArray<RaceResult>> {
+    return this.#run(
+      "results",
+      Archive.use((archive) => archive.results({ year, gp }, archiveOptions(options))),
+      options.signal
+    )
+  }
+
+  /** The qualifying classification (`q1`..`q3` with seconds and text, `null` where no time was set). */
+  qualifying(
+    year: number,
+    gp: string | number,
+    options: ClientArchiveOptions = {}
+  ): Promise<ReadonlyArray<QualifyingResult>> {
+    return this.#run(
+      "qualifying",
+      Archive.use((archive) => archive.qualifying({ year, gp }, archiveOptions(options))),
+      options.signal
+    )
+  }
+
+  /** The sprint's classification; rejects with `DataNotFoundError` for a weekend without a sprint. */
+  sprint(year: number, gp: string | number, options: ClientArchiveOptions = {}): Promise<ReadonlyArray<RaceResult>> {
+    return this.#run(
+      "sprint",
+      Archive.use((archive) => archive.sprint({ year, gp }, archiveOptions(options))),
+      options.signal
+    )
+  }
+
+  /** The race's pit stops (from 2011): driver, lap, stop, local time of day, duration. */
+  pitStops(year: number, gp: string | number, options: ClientArchiveOptions = {}): Promise<ReadonlyArray<PitStop>> {
+    return this.#run(
+      "pitStops",
+      Archive.use((archive) => archive.pitStops({ year, gp }, archiveOptions(options))),
+      options.signal
+    )
+  }
+
+  /** Every driver's place and lap time at the end of each lap (from 1996). */
+  lapPositions(
+    year: number,
+    gp: string | number,
+    options: ClientArchiveOptions = {}
+  ): Promise<ReadonlyArray<LapPosition>> {
+    return this.#run(
+      "lapPositions",
+      Archive.use((archive) => archive.lapPositions({ year, gp }, archiveOptions(options))),
+      options.signal
+    )
+  }
+
+  /**
+   * Championship standings from the Stats archive: of drivers (default) or `of: "teams"`, after
+   * the event `gp` or, without it, the season's as the archive last saved them (each row's
+   * `round` says after which round).
+   */
+  standings<const Of extends "drivers" | "teams" = "drivers">(
+    year: number,
+    options: ClientStandingsOptions<Of> = {}
+  ): Promise<StandingsOf<Of>> {
+    const { gp, of, ...rest } = options
+    return this.#run(
+      "standings",
+      Archive.use((archive) =>
+        archive.standings<Of>({
+          year,
+          ...(gp === undefined ? {} : { gp }),
+          ...(of === undefined ? {} : { of })
+        }, archiveOptions(rest))
+      ),
+      options.signal
+    )
   }
 
   /**

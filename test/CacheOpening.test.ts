@@ -232,6 +232,32 @@ db.close()`
       expect(warnings[0]).toMatch(/(SQLITE_FULL, the disk is full|ENOSPC)/)
     }))
 
+  it.live("a new file gets 16 KB pages; a file made with 4 KB pages keeps them, and its rows read", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1" })
+      const pageSize = (dir: string) => {
+        const database = openDatabase(Path.join(dir, Cache.databaseFileName), { readOnly: true })
+        const { page_size } = database.prepare("PRAGMA page_size").get() as { page_size: number }
+        database.close()
+        return page_size
+      }
+      const fresh = tempDir()
+      yield* fetchWithCacheIn(mirror.origin, fresh, Layer.empty)
+      expect(pageSize(fresh)).toBe(16384)
+      // A cache of an earlier version: a WAL file with SQLite's default pages, holding a row.
+      const earlier = tempDir()
+      const database = openDatabase(Path.join(earlier, Cache.databaseFileName))
+      database.exec("PRAGMA page_size = 4096")
+      database.exec("PRAGMA journal_mode = WAL")
+      database.close()
+      yield* fetchWithCacheIn(mirror.origin, earlier, Layer.empty)
+      expect(pageSize(earlier)).toBe(4096)
+      mirror.resetCounters()
+      const again = yield* fetchWithCacheIn(mirror.origin, earlier, Layer.empty)
+      expect(again.stats.sqlite.hits).toBe(1)
+      expect(mirror.hits()).toBe(0)
+    }))
+
   it("a failed statement's warning names the SQLite code and what it means", () => {
     const dir = tempDir()
     const file = Path.join(dir, "readonly.sqlite")

@@ -29,7 +29,7 @@ describe("Calendar", () => {
     }
   })
 
-  it.effect("resolves an event by name in any case or accents, round, country, location; a session by name or alias", () =>
+  it.effect("resolves an event by name in any case or accents, round, country, place; a session by name or alias", () =>
     Effect.gen(function*() {
       for (
         const gp of ["Australian Grand Prix", "australian grand prix", "AUSTRALIAN", "1", "Australia", "melbourne"]
@@ -62,21 +62,65 @@ describe("Calendar", () => {
       )
     }))
 
-  it.effect("a session the event does not have names the sessions it has", () =>
+  it.effect("a location or a country near a known one suggests its event first (bundled schedules)", () =>
     Effect.gen(function*() {
-      const error = yield* failure(2025, "Australian Grand Prix", "Sprint")
+      const suggestions = (reason: string) => /did you mean '(.*)'\?/.exec(reason)?.[1]?.split("', '") ?? []
+      expect((yield* failure(2025, "Vegas", "Race")).reason).toBe(
+        "no 2025 event is called \"Vegas\"; did you mean 'Las Vegas Grand Prix'? (`tif1 events 2025` lists them)"
+      )
+      expect(suggestions((yield* failure(2024, "vegas", "Race")).reason)[0]).toBe("Las Vegas Grand Prix")
+      for (
+        const [typed, event] of [
+          ["Netherland", "Dutch Grand Prix"],
+          ["Untied Kingdom", "British Grand Prix"],
+          ["Emirats", "Abu Dhabi Grand Prix"],
+          ["Brazl", "São Paulo Grand Prix"],
+          ["Azerbajan", "Azerbaijan Grand Prix"],
+          ["Spa", "Belgian Grand Prix"],
+          ["Bahrein", "Bahrain Grand Prix"]
+        ] as const
+      ) {
+        expect(suggestions((yield* failure(2025, typed, "Race")).reason)[0], typed).toBe(event)
+      }
+      // A misspelt country with three events names the three, its own-named event first.
+      expect(suggestions((yield* failure(2025, "Unted States", "Race")).reason)).toEqual([
+        "United States Grand Prix",
+        "Miami Grand Prix",
+        "Las Vegas Grand Prix"
+      ])
+    }))
+
+  it.effect("a name near nothing the schedule lists is no typo: it passes as written, unlisted (the CDN decides)", () =>
+    Effect.gen(function*() {
+      const passed = yield* resolve(2025, "Interlagos", "race")
+      expect(passed).toMatchObject({ year: 2025, gp: "Interlagos", session: "Race", event: undefined })
+      expect(passed.unlisted?.kind).toBe("event")
+      // Its nearest names are for a not-found answer, none of them near: the three nearest, listed events.
+      const listed = new Set((yield* Effect.flatMap(bundled, (calendar) => calendar.events(2025))).map((e) => e.name))
+      expect(passed.unlisted?.nearest.length).toBe(3)
+      for (const name of passed.unlisted!.nearest) expect(listed.has(name), name).toBe(true)
+    }))
+
+  it.effect("a session near one the event has fails naming the sessions it has; a published name it lacks passes", () =>
+    Effect.gen(function*() {
+      const error = yield* failure(2025, "Australian Grand Prix", "Raec")
       expect(error.path).toBe("session")
       expect(error.reason).toBe(
-        "the 2025 Australian Grand Prix has no session \"Sprint\"; it has 'Practice 1', 'Practice 2', 'Practice 3', 'Qualifying', 'Race'"
+        "the 2025 Australian Grand Prix has no session \"Raec\" (did you mean 'Race'?); " +
+          "it has 'Practice 1', 'Practice 2', 'Practice 3', 'Qualifying', 'Race'"
       )
-      expect((yield* failure(2025, "Australian Grand Prix", "Raec")).reason).toContain("(did you mean 'Race'?)")
+      // A weekend may change format after the schedule was written: the CDN says whether it has a Sprint.
+      const sprint = yield* resolve(2025, "Australian Grand Prix", "Sprint")
+      expect(sprint).toMatchObject({ gp: "Australian Grand Prix", session: "Sprint", startsAt: undefined })
+      expect(sprint.unlisted?.kind).toBe("session")
     }))
 
   it.effect("a name shared by several events names them all", () =>
     Effect.gen(function*() {
       const error = yield* failure(2025, "United States", "Race")
       expect(error.reason).toBe(
-        "\"United States\" names more than one 2025 event: 'Miami Grand Prix', 'United States Grand Prix', 'Las Vegas Grand Prix'"
+        "\"United States\" names more than one 2025 event: " +
+          "'Miami Grand Prix', 'United States Grand Prix', 'Las Vegas Grand Prix'"
       )
     }))
 

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { H2CClient } from "undici"
-import { sampleRoot } from "../src/cli/demo.js"
+import { sampleRoot, statsSampleRoot } from "../src/cli/demo.js"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { runCli, sandbox, startCli } from "./support/cli.js"
 import { eventually } from "./support/servers.js"
@@ -36,7 +36,7 @@ describe("tif1 CLI (child process)", () => {
     Effect.gen(function*() {
       const result = yield* run(["--help"])
       expect(result.code).toBe(0)
-      for (const command of ["fetch", "load", "mirror", "stats", "config", "demo"]) {
+      for (const command of ["fetch", "load", "events", "results", "standings", "mirror", "stats", "config", "demo"]) {
         expect(result.stdout).toContain(command)
       }
       const sub = yield* run(["mirror", "serve", "--help"])
@@ -178,10 +178,10 @@ describe("tif1 CLI (child process)", () => {
       expect(config.log_level).toEqual({ value: "warning", source: "default", env: "TIF1_LOG_LEVEL" })
     }))
 
-  it.live("Ctrl-C during load cancels it, prints interrupted and what was loaded, and exits 130", () =>
+  it.live("Ctrl-C during load cancels it, prints interrupted and what was loaded (published names), exits 130", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 400 } })
-      const run = startCli(["load", "2025", "Australian Grand Prix", "Race", "--telemetry"], {
+      const run = startCli(["load", "2025", "australia", "race", "--telemetry"], {
         home: sandbox(),
         env: { TIF1_CDNS: MirrorServer.templateFor(mirror.origin), TIF1_MAX_RETRIES: "0" }
       })
@@ -190,16 +190,16 @@ describe("tif1 CLI (child process)", () => {
       const result = yield* Effect.promise(() => run.done)
       expect(result.code).toBe(130)
       expect(result.stderr.trim().split("\n").at(-1)).toBe("interrupted")
-      expect(result.stdout).toMatch(/^2025 Australian Grand Prix Race \(interrupted\)$/m)
+      expect(result.stdout.split("\n")[0]).toBe("2025 Australian Grand Prix Race (interrupted)")
       expect(result.stdout).toMatch(/^ {2}files\s+\d+ completed of \d+ known$/m)
     }))
 
-  it.live("a typo in load exits 5 before any I/O, with the nearest names, and nothing is remembered", () =>
+  it.live("a typo in load exits 2 (usage) before any I/O, with the nearest names, and nothing is remembered", () =>
     Effect.gen(function*() {
       const { env, mirror } = yield* fixtureMirror
       const home = sandbox()
       const typo = yield* Effect.promise(() => runCli(["load", "2025", "Austrlian Grand Prix", "race"], { home, env }))
-      expect(typo.code).toBe(5)
+      expect(typo.code).toBe(2)
       expect(typo.stderr).toContain("did you mean 'Australian Grand Prix'")
       expect(mirror.hits()).toBe(0)
       const info = JSON.parse((yield* Effect.promise(() => runCli(["cache", "info", "--json"], { home, env }))).stdout)
@@ -243,7 +243,9 @@ describe("tif1 CLI (child process)", () => {
       const events = JSON.parse((yield* run(["events", "2025", "--json"])).stdout)
       expect(events).toHaveLength(25)
       expect(events[1].sessions.at(-1)).toMatchObject({ name: "Race", start: "2025-03-16T04:00:00Z", started: true })
-      expect((yield* run(["events", "2031"])).stdout).toContain("no schedule for 2031")
+      const unknown = yield* run(["events", "2031"])
+      expect(unknown.code).toBe(3)
+      expect(unknown.stderr).toMatch(/^error: no schedule for 2031: /)
     }))
 
   it.live("load --verbose shows retries, fallbacks, skips and the breaker, and ends with the slowest CDN attempts", () =>
@@ -332,5 +334,32 @@ describe("tif1 CLI (child process)", () => {
         `2025 Australian Grand Prix Race\n  files        ${1 + drivers.length + 20} delivered of ${files}`
       )
       expect(result.stdout).toMatch(/2025 Abu Dhabi Grand Prix Practice 1\n {2}files\s+4 delivered of 4/)
+
+      // The archive's lines, from the Stats sample's files: both podiums, both championships after
+      // the last race; cold, the season's events.json, two results and two standings files; warm, none.
+      const stats = (path: string) => JSON.parse(Fs.readFileSync(Path.join(statsSampleRoot, "2025", path), "utf8"))
+      const podium = (slug: string) => {
+        const race = stats(`${slug}/results.json`).MRData.RaceTable.Races[0]
+        return `2025 ${race.raceName}: ${
+          race.Results.slice(0, 3).map((row: any) =>
+            `${row.position} ${row.Driver.code} ${row.Constructor.name} ${row.Time.time}`
+          ).join(", ")
+        }`
+      }
+      const leaders = (file: string, name: (row: any) => string) => {
+        const list = stats(`abu-dhabi-grand-prix/${file}`).MRData.StandingsTable.StandingsLists[0]
+        const rows = list.DriverStandings ?? list.ConstructorStandings
+        return `after round ${list.round}: ${
+          rows.slice(0, 3).map((row: any) => `${row.position} ${name(row)} ${row.points}`).join(", ")
+        }`
+      }
+      expect(result.stdout).toContain(
+        "\narchive (Stats sample, same stack):\n" +
+          `  ${podium("australian-grand-prix")}\n` +
+          `  ${podium("abu-dhabi-grand-prix")}\n` +
+          `  2025 drivers ${leaders("driverPoints.json", (row) => row.Driver.code)}\n` +
+          `  2025 teams ${leaders("teamPoints.json", (row) => row.Constructor.name)}\n` +
+          "  archive: cold 5 requests to the mirror, warm 0\n"
+      )
     }))
 })

@@ -15,6 +15,7 @@ import {
   Tif1ConfigError
 } from "../src/schema/Errors.js"
 import { databaseFileName } from "../src/services/Cache.js"
+import { serveArchive, type ServedArchive } from "./support/archive.js"
 import { testCertificate } from "./support/servers.js"
 import { fixturesRoot } from "./support/stack.js"
 
@@ -175,5 +176,123 @@ describe("Tif1Client", () => {
     expect(closed).toBeInstanceOf(Tif1ClientClosedError)
     expect(closed.message).toContain("fetchJson called after close()")
     await client.close()
+  })
+})
+
+describe("Tif1Client: the Stats archive", () => {
+  let archiveScope: Scope.Closeable
+  let archive: ServedArchive
+
+  beforeAll(async () => {
+    archiveScope = await Effect.runPromise(Scope.make())
+    archive = await Effect.runPromise(Scope.provide(serveArchive({ protocol: "h2" }), archiveScope))
+  })
+  afterAll(() => Effect.runPromise(Scope.close(archiveScope, Exit.void)))
+
+  /** A client whose archive source is the archive mirror (and whose timing CDN is the fixture mirror). */
+  const makeArchiveClient = (cacheDir = temporaryDir()) =>
+    Tif1Client.make(
+      {
+        cdns: [MirrorServer.templateFor(mirror.origin)],
+        statsCdns: [archive.template],
+        cacheDir,
+        enableCache: true,
+        ciMode: false,
+        offlineMode: false,
+        maxRetries: 0,
+        connectionStatsLogInterval: 0
+      },
+      { http: { ca: testCertificate().cert } }
+    )
+
+  it("results, qualifying, sprint, pitStops, lapPositions and standings answer typed rows", async () => {
+    const client = await makeArchiveClient()
+    try {
+      const results = await client.results(2025, "Australian Grand Prix")
+      expect(results[0]).toMatchObject({ position: 1, points: 25, grid: 1, laps: 57, driver: { code: "NOR" } })
+      expect(results.find((row) => row.positionText === "R")!.time).toBeNull()
+      expect((await client.qualifying(2025, "australia"))[0]!.q3).toEqual({ seconds: 75.096, text: "1:15.096" })
+      expect((await client.sprint(2025, "China"))[0]!.driver.code).toBe("HAM")
+      expect((await client.pitStops(2025, 1))[0]).toMatchObject({ driverId: "norris", lap: 2, stop: 1 })
+      expect((await client.lapPositions(2025, "Abu Dhabi"))[0]).toMatchObject({ lap: 1, driverId: "max_verstappen" })
+      const drivers = await client.standings(2025, { gp: "Abu Dhabi" })
+      expect(drivers[0]).toMatchObject({ position: 1, points: 423, driver: { code: "NOR" } })
+      const teams = await client.standings(2025, { gp: "Abu Dhabi", of: "teams" })
+      expect(teams[0]).toMatchObject({ position: 1, points: 833, team: { name: "McLaren" } })
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("rejects with the typed error instances: not published, a typo, a bad year", async () => {
+    const client = await makeArchiveClient()
+    try {
+      const notFound = await client.sprint(2025, "Australia").catch((error) => error)
+      expect(notFound).toBeInstanceOf(DataNotFoundError)
+      expect(notFound).toMatchObject({
+        year: 2025,
+        gp: "australian-grand-prix",
+        session: "stats",
+        path: "sprint_results.json"
+      })
+      const typo = await client.results(1950, "Britsh").catch((error) => error)
+      expect(typo).toBeInstanceOf(InvalidDataError)
+      expect(typo.message).toContain("did you mean 'British Grand Prix'")
+      const early = await client.standings(1949).catch((error) => error)
+      expect(early).toBeInstanceOf(InvalidDataError)
+      expect(early.path).toBe("year")
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("events answers 1950-2017 from the archive in the calendar's shape, and 2018 on from the calendar", async () => {
+    const client = await makeArchiveClient()
+    try {
+      const before = archive.hits()
+      const events1950 = await client.events(1950)
+      expect(archive.hits()).toBe(before + 1)
+      expect(events1950.map((event) => event.name)).toEqual([
+        "British Grand Prix",
+        "Monaco Grand Prix",
+        "Indianapolis 500",
+        "Swiss Grand Prix",
+        "Belgian Grand Prix",
+        "French Grand Prix",
+        "Italian Grand Prix"
+      ])
+      expect(events1950[0]).toEqual({
+        round: 1,
+        name: "British Grand Prix",
+        officialName: "British Grand Prix",
+        country: "UK",
+        location: "Silverstone",
+        format: "conventional",
+        utcOffset: "",
+        sessions: [{ name: "Race", start: "1950-05-13" }]
+      })
+      const events2025 = await client.events(2025)
+      expect(archive.hits()).toBe(before + 1)
+      expect(events2025[0]!.name).toBe("Pre-Season Testing")
+      expect(events2025.filter((event) => event.round > 0)).toHaveLength(24)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("a warm client answers from the SQLite file without a request", async () => {
+    const cacheDir = temporaryDir()
+    const cold = await makeArchiveClient(cacheDir)
+    const before = archive.hits()
+    const rows = await cold.standings(1950, { gp: "British Grand Prix", of: "teams" })
+    await cold.close()
+    expect(archive.hits()).toBe(before + 2)
+    const warm = await makeArchiveClient(cacheDir)
+    try {
+      expect(await warm.standings(1950, { gp: "british", of: "teams" })).toEqual(rows)
+      expect(archive.hits()).toBe(before + 2)
+    } finally {
+      await warm.close()
+    }
   })
 })

@@ -145,8 +145,11 @@ describe("Config", () => {
         "http://127.0.0.1:1/a",
         "http://127.0.0.1:2/{year}/{gp}/{session}/{path}"
       ])
-      const file = yield* resolve({}, { home: { http_resolvers: ["standard", "https://127.0.0.1:8443/dns-query"] } })
+      const file = yield* resolve({}, {
+        home: { http_resolvers: ["standard", "https://127.0.0.1:8443/dns-query"], cdns: [" http://127.0.0.1:3/a "] }
+      })
       expect(Result.getOrThrow(file.result).httpResolvers).toEqual(["standard", "https://127.0.0.1:8443/dns-query"])
+      expect(Result.getOrThrow(file.result).cdns).toEqual(["http://127.0.0.1:3/a"])
     }))
 
   it.effect("rejects a negative env value, naming key, source and value", () =>
@@ -240,6 +243,97 @@ describe("Config", () => {
         key: "max_retries"
       })
       expect((yield* Effect.provide(Tif1Config, Tif1Config.layerDefaults({ timeout: 5 }))).timeout).toBe(5)
+    }))
+
+  it.effect("user_agent: a control character or one above U+00FF is refused, the value shown escaped", () =>
+    Effect.gen(function*() {
+      const bell = expectError((yield* resolve({ TIF1_USER_AGENT: "tif1\u0007bell" })).result)
+      expect(bell).toMatchObject({ key: "user_agent", source: "env TIF1_USER_AGENT", value: "\"tif1\\u0007bell\"" })
+      expect(bell.reason).toContain("U+0007")
+      const { homeDir, result } = yield* resolve({}, { home: { user_agent: "tif1\r\nX-Injected: 1" } })
+      expect(expectError(result)).toMatchObject({
+        key: "user_agent",
+        source: `file ${Path.join(homeDir, ".tif1rc")}`,
+        value: "\"tif1\\r\\nX-Injected: 1\""
+      })
+      const refused: ReadonlyArray<[string, string, string]> = [
+        ["tif1\u007f", "\"tif1\\u007f\"", "U+007F"],
+        ["tif1\u0085next", "\"tif1\\u0085next\"", "U+0085"],
+        ["tif1 \u2713", "\"tif1 \u2713\"", "U+2713"],
+        ["tif1\u202eevil", "\"tif1\\u202eevil\"", "U+202E"]
+      ]
+      for (const [userAgent, shown, named] of refused) {
+        const error = expectError((yield* resolve({}, { overrides: { userAgent } })).result)
+        expect(error).toMatchObject({ key: "user_agent", source: "override", value: shown })
+        expect(error.reason).toContain(named)
+        expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/)
+      }
+      const latin1 = Result.getOrThrow((yield* resolve({ TIF1_USER_AGENT: "tif1 (café)\tbot" })).result)
+      expect(latin1.userAgent).toBe("tif1 (café)\tbot")
+    }))
+
+  it.effect("cdn_headers: a value no header can hold is refused, naming the header, never showing the value", () =>
+    Effect.gen(function*() {
+      const headers = (value: string, cdn = "mirror.example") => JSON.stringify({ [cdn]: { Authorization: value } })
+      for (const [value, named] of [["Bearer s3cret\u0001", "U+0001"], ["Bearer s3cret\u2713", "U+2713"]]) {
+        const error = expectError((yield* resolve({ TIF1_CDN_HEADERS: headers(value!) })).result)
+        expect(error).toMatchObject({
+          key: "cdn_headers",
+          source: "env TIF1_CDN_HEADERS",
+          value: "(not shown: it may hold secrets)"
+        })
+        expect(error.reason).toContain("Authorization")
+        expect(error.reason).toContain(named)
+        expect(error.message).not.toContain("s3cret")
+      }
+      const byUrl = expectError(
+        (yield* resolve({ TIF1_CDN_HEADERS: headers("x\u0001", "https://f1fan:hunter2@mirror.example/gh/TI") })).result
+      )
+      expect(byUrl.reason).toContain("https://f1fan:***@mirror.example/gh/TI")
+      expect(byUrl.message).not.toContain("hunter2")
+      const fine = Result.getOrThrow((yield* resolve({ TIF1_CDN_HEADERS: headers("Bearer café\tx") })).result)
+      expect(fine.cdnHeaders).toEqual({ "mirror.example": { Authorization: "Bearer café\tx" } })
+    }))
+
+  it.effect("stats_cdns: jsDelivr then GitHub raw by default; templates with {path} from env and files", () =>
+    Effect.gen(function*() {
+      const defaults = Result.getOrThrow((yield* resolve({})).result)
+      expect(defaults.statsCdns).toEqual([
+        "https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/{path}",
+        "https://raw.githubusercontent.com/TracingInsights-Archive/Stats/main/{path}"
+      ])
+      expect(defaults.sources.statsCdns).toBe("default")
+      const env = yield* resolve({ TIF1_STATS_CDNS: "http://127.0.0.1:1/stats/{path}, https://127.0.0.1:2/a/{path}" })
+      expect(Result.getOrThrow(env.result).statsCdns).toEqual([
+        "http://127.0.0.1:1/stats/{path}",
+        "https://127.0.0.1:2/a/{path}"
+      ])
+      const file = yield* resolve({}, { home: { stats_cdns: [" http://127.0.0.1:3/{path} "] } })
+      expect(Result.getOrThrow(file.result).statsCdns).toEqual(["http://127.0.0.1:3/{path}"])
+      expect(Result.getOrThrow(file.result).sources.statsCdns).toBe(`file ${Path.join(file.homeDir, ".tif1rc")}`)
+    }))
+
+  it.effect("stats_cdns: only {path} templates, checked as cdns are (scheme, credentials, no password shown)", () =>
+    Effect.gen(function*() {
+      const refused = (value: string) =>
+        Effect.map(resolve({ TIF1_STATS_CDNS: value }), ({ result }) => expectError(result))
+      const timingShaped = yield* refused("https://cdn.example/{year}/{gp}/{session}/{path}")
+      expect(timingShaped).toMatchObject({ key: "stats_cdns", source: "env TIF1_STATS_CDNS" })
+      expect(timingShaped.reason).toContain("{year}")
+      expect(timingShaped.reason).toContain("{path} only")
+      const base = yield* refused("https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main")
+      expect(base.reason).toContain("is not a template")
+      const ftp = yield* refused("ftp://mirror.example/{path}")
+      expect(ftp.reason).toContain("http:// or https://")
+      const unknown = yield* refused("https://mirror.example/{slug}/{path}")
+      expect(unknown.reason).toContain("unknown placeholder {slug}")
+      const colonInUser = yield* refused("https://f1%3Afan:hunter2@mirror.example/{path}")
+      expect(colonInUser.reason).toContain("user name with a :")
+      expect(colonInUser.message).not.toContain("hunter2")
+      const withCredentials = Result.getOrThrow(
+        (yield* resolve({ TIF1_STATS_CDNS: "https://f1fan:hunter2@mirror.example/stats/{path}" })).result
+      )
+      expect(withCredentials.statsCdns).toEqual(["https://f1fan:hunter2@mirror.example/stats/{path}"])
     }))
 
   it("caps sockets per origin by pool_maxsize", () => {

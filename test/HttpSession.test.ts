@@ -1,13 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
+import * as Scheduler from "effect/Scheduler"
 import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
 import { NetworkError } from "../src/schema/Errors.js"
 import * as DnsResolver from "../src/services/DnsResolver.js"
 import * as HttpSession from "../src/services/HttpSession.js"
+import { requestDuration } from "../src/services/internal/telemetry.js"
 import { eventually, startServer, testCertificate } from "./support/servers.js"
 
 const payload = Buffer.from(JSON.stringify({ tel: { speed: Array.from({ length: 2000 }, (_, i) => i % 330) } }))
@@ -406,5 +410,129 @@ describe("HttpSession and GOAWAY", () => {
         ))
       expect(statuses).toEqual(Array.from({ length: 40 }, () => 200))
       expect(mirror.connectionsOpened()).toBeGreaterThanOrEqual(2)
+    }))
+})
+
+describe("HttpSession.get: one exchange a request", () => {
+  /** A run-loop step of every fiber under it counted (the scheduler is asked at each one). */
+  class StepCountingScheduler extends Scheduler.MixedScheduler {
+    steps = 0
+    override shouldYield(fiber: Fiber.Fiber<unknown, unknown>): boolean {
+      this.steps++
+      return super.shouldYield(fiber)
+    }
+  }
+  const stepsOf = <A, E>(self: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const scheduler = new StepCountingScheduler()
+      yield* Effect.provideService(self, Scheduler.Scheduler, scheduler)
+      return scheduler.steps
+    })
+
+  it.effect("with no tracer, a get is two run-loop steps beyond providing the counter: no per-request Effect chain", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", serveJson)
+      const [get, nothing] = yield* withSession({}, (session) =>
+        Effect.gen(function*() {
+          yield* session.get(`${server.origin}/warm.json`)
+          return [yield* stepsOf(session.get(`${server.origin}/counted.json`)), yield* stepsOf(Effect.void)] as const
+        }))
+      // `withFiber` and the exchange's `Effect.callback`. The chain of combinators they replaced
+      // (a tap and the metric's sync, a suspend, nested catchIfs for the resends) took seven.
+      expect(get - nothing).toBe(2)
+      expect(server.requests()).toBe(2)
+    }))
+
+  it.effect("the duration histogram counts each answered get once, and no failed one", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", (request, response) => {
+        if ((request as { url?: string }).url === "/missing.json") {
+          response.writeHead(404)
+          return response.end()
+        }
+        serveJson(request, response)
+      })
+      const histogram = yield* withSession({}, (session) =>
+        Effect.gen(function*() {
+          yield* session.get(`${server.origin}/a.json`)
+          yield* session.get(`${server.origin}/missing.json`)
+          // Nothing listens on port 1 of the loopback: refused at once.
+          const refused = yield* Effect.flip(session.get("http://127.0.0.1:1/x.json"))
+          expect(refused.kind).toBe("connect")
+          return yield* Metric.value(requestDuration)
+        }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
+      expect(histogram.count).toBe(2)
+      expect(histogram.min).toBeGreaterThan(0)
+    }))
+
+  it.effect("a URL that does not parse is a NetworkError of kind invalid-url; nothing is sent", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer("h1", serveJson)
+      const error = yield* withSession({}, (session) => Effect.flip(session.get("not a url")))
+      expect([error.kind, error.url]).toEqual(["invalid-url", "not a url"])
+      expect(server.requests()).toBe(0)
+    }))
+
+  it.effect("extra headers are sent; they cannot replace the user agent or accept-encoding", () =>
+    Effect.gen(function*() {
+      const seen: Array<Record<string, unknown>> = []
+      const server = yield* startServer("h2", (request, response) => {
+        seen.push({ ...request.headers })
+        serveJson(request, response)
+      })
+      yield* withSession(
+        { userAgent: "tif1-test/9", compression: "off" },
+        (session) =>
+          session.get(`${server.origin}/etag.json`, {
+            headers: { "if-none-match": "\"v1\"", "user-agent": "someone-else", "accept-encoding": "br" }
+          })
+      )
+      expect(seen).toHaveLength(1)
+      expect(seen[0]).toMatchObject({
+        "if-none-match": "\"v1\"",
+        "user-agent": "tif1-test/9",
+        "accept-encoding": "identity"
+      })
+    }))
+
+  for (const kind of ["h1", "h2"] as const) {
+    it.effect(`${kind}: interrupting a get cancels its request on the wire; the fiber ends interrupted`, () =>
+      Effect.gen(function*() {
+        let closed = 0
+        // Takes every request and never answers it.
+        const server = yield* startServer(kind, (_request, response) => {
+          response.on("close", () => closed++)
+        })
+        const exit = yield* withSession({}, (session) =>
+          Effect.gen(function*() {
+            const fiber = yield* Effect.forkChild(session.get(`${server.origin}/never.json`))
+            yield* eventually(() => server.requests() === 1, "the request to reach the server")
+            yield* Fiber.interrupt(fiber)
+            // The server sees the request go (an h1 socket destroyed, an h2 stream reset) while
+            // the session is still open, not when its scope closes every connection.
+            yield* eventually(() => closed === 1, "the cancelled request to close on the server")
+            return yield* Fiber.await(fiber)
+          }))
+        expect(Exit.hasInterrupts(exit)).toBe(true)
+      }))
+  }
+
+  it.live("one deadline covers every resend: stalls that would be resent past it end as a timeout", () =>
+    Effect.gen(function*() {
+      // Every attempt stalls after one byte. undici's idle timer ticks in about half a second, so
+      // at stall_timeout 0.6 s an attempt is abandoned 0.6 to 1.1 s after it starts, and the
+      // 1.5 s deadline ends the second or third. A deadline started again for each resend would
+      // never fire first: all four attempts would run and fail with kind stalled.
+      const server = yield* startServer("h1", (_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", "content-length": "1000" })
+        response.write("{")
+      })
+      const error = yield* withSession(
+        { stallTimeout: 0.6 },
+        (session) => Effect.flip(session.get(`${server.origin}/stall.json`, { timeout: "1500 millis" }))
+      )
+      expect([error.kind, error.reason]).toEqual(["timeout", "no complete response in 1s 500ms"])
+      expect(server.requests()).toBeGreaterThanOrEqual(2)
+      expect(server.requests()).toBeLessThanOrEqual(3)
     }))
 })

@@ -202,6 +202,78 @@ describe("MirrorServer", () => {
       }
     }))
 
+  it.live("serves the Stats archive's {year}/{file} and {year}/{slug}/{file}, both URL shapes, never outside", () =>
+    Effect.gen(function*() {
+      const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-stats-root-"))
+      const event = Path.join(root, "2025", "são-paulo-grand-prix")
+      Fs.mkdirSync(event, { recursive: true })
+      Fs.writeFileSync(Path.join(root, "2025", "events.json"), "{\"events\":[]}")
+      Fs.writeFileSync(Path.join(event, "results.json"), "{\"results\":[]}")
+      Fs.writeFileSync(Path.join(root, "top.json"), "{\"top\":true}")
+      const outside = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-outside-"))
+      Fs.writeFileSync(Path.join(outside, "secret.json"), "{\"secret\":true}")
+      // Symlinks out at the year level, where a path now has two segments.
+      Fs.symlinkSync(Path.join(outside, "secret.json"), Path.join(root, "2025", "link.json"))
+      Fs.symlinkSync(outside, Path.join(root, "2025", "dir"))
+      const mirror = yield* MirrorServer.make({ root })
+      const client = yield* clientFor(mirror, "h1")
+      for (const shape of ["2025", "2025@main"]) {
+        const events = yield* get(client, `/${shape}/events.json`)
+        expect(events.status, shape).toBe(200)
+        expect(events.body.toString()).toBe("{\"events\":[]}")
+        const results = yield* get(client, `/${shape}/${encodeURIComponent("são-paulo-grand-prix")}/results.json`)
+        expect(results.status, shape).toBe(200)
+        expect(results.body.toString()).toBe("{\"results\":[]}")
+      }
+      // Counted under the decoded key, whichever shape asked.
+      expect(mirror.hits("2025/events.json")).toBe(2)
+      expect(mirror.hits("2025/são-paulo-grand-prix/results.json")).toBe(2)
+      const attempts = [
+        "/2025",
+        "/2025@main",
+        "/2025/",
+        "/top.json",
+        "/2025/../top.json",
+        "/2025/..",
+        "/2025/%2e%2e",
+        "/2025/%2e%2e/top.json",
+        "/2025@main/%252e%252e/top.json",
+        "/2025/..%2ftop.json",
+        "/2025/..%5ctop.json",
+        "/2025/.",
+        "/2025/link.json",
+        "/2025@main/link.json",
+        "/2025/dir/secret.json",
+        `/2025/${encodeURIComponent(Path.join(outside, "secret.json"))}`,
+        `/2025/${encodeURIComponent("são-paulo-grand-prix")}`,
+        "/0000/events.json",
+        "/25/events.json"
+      ]
+      for (const attempt of attempts) {
+        const response = yield* get(client, attempt)
+        expect(response.status, attempt).toBe(404)
+        expect(response.body.toString(), attempt).not.toMatch(/secret|top/)
+      }
+      Fs.rmSync(root, { recursive: true, force: true })
+      Fs.rmSync(outside, { recursive: true, force: true })
+    }))
+
+  it("mirrorKey: a year and at least one segment under it; nothing that could step out", () => {
+    expect(MirrorServer.mirrorKey("/2025/events.json")).toBe("2025/events.json")
+    expect(MirrorServer.mirrorKey("/2025@main/events.json?x=1")).toBe("2025/events.json")
+    expect(MirrorServer.mirrorKey("/2025/s%C3%A3o-paulo-grand-prix/results.json")).toBe(
+      "2025/são-paulo-grand-prix/results.json"
+    )
+    expect(MirrorServer.mirrorKey("/2025/Australian%20Grand%20Prix/Race/drivers.json")).toBe(
+      "2025/Australian Grand Prix/Race/drivers.json"
+    )
+    for (
+      const refused of ["/", "/2025", "/2025@main/", "/events.json/2025", "/2025/..", "/2025/%2E%2E", "/2025/a%2fb"]
+    ) {
+      expect(MirrorServer.mirrorKey(refused), refused).toBeUndefined()
+    }
+  })
+
   it.live("fault modes do what they say", () =>
     Effect.gen(function*() {
       const mirror = yield* MirrorServer.make({

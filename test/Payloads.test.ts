@@ -4,7 +4,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { decodeColumn } from "../src/schema/payloads/columns.js"
+import { decodeColumn, decodeTable } from "../src/schema/payloads/columns.js"
 import {
   type CircuitMap,
   type Corners,
@@ -17,6 +17,7 @@ import {
   Telemetry,
   type Weather
 } from "../src/schema/payloads/index.js"
+import { knownNumericColumns } from "../src/schema/payloads/knownNumeric.js"
 import { parseJsonText } from "../src/services/internal/json.js"
 import { fixturesRoot } from "./support/stack.js"
 
@@ -179,6 +180,35 @@ describe("payload schemas", () => {
     expect(tel.DriverAhead?.slice(0, 2)).toEqual([null, "VER"])
     expect(tel.DistanceToDriverAhead?.[0]).toBe(12.5)
     expect((tel as any).brandNewChannel).toHaveLength(length)
+  })
+
+  it("keeps extra columns named like Object.prototype's members, and a \"__proto__\" column as data", () => {
+    const spec = { name: "table", columns: { time: "number" } } as const
+    const input = JSON.parse(`{"time":[1,2],"constructor":[3,4],"toString":["a","b"],"__proto__":[5,6]}`)
+    const table = decodeTable(input, spec)
+    if ("error" in table) throw new Error(table.error)
+    expect(Object.keys(table.value)).toEqual(["time", "constructor", "toString", "__proto__"])
+    expect(table.value.constructor).toEqual([3, 4])
+    expect(Object.getPrototypeOf(table.value)).toBe(Object.prototype)
+    expect(Object.getOwnPropertyDescriptor(table.value, "__proto__")?.value).toEqual([5, 6])
+  })
+
+  it("0/1 columns the row codec built: booleans, or the general check's error for anything else", () => {
+    const codecColumn = (values: Array<unknown>) => {
+      knownNumericColumns.add(values as Array<number>)
+      return values
+    }
+    expect(decodeColumn("brake", codecColumn([0, 1, 1, 0, 1, 0, 0, 1]), "boolean")).toEqual({
+      values: [false, true, true, false, true, false, false, true]
+    })
+    expect(decodeColumn("brake", codecColumn([0, 1, 2, 0, 1, 0, 0, 1]), "boolean")).toEqual({
+      error: "column \"brake\" index 2: expected a boolean or 0/1, got 2"
+    })
+    const holed = codecColumn([0, 1, 1, 0, 1, 0, 0, 1])
+    delete holed[4]
+    expect(decodeColumn("drs", holed, "boolean")).toEqual({
+      error: "column \"drs\" index 4: expected a boolean or 0/1, got undefined"
+    })
   })
 
   it("rejects a column one element short, naming both columns", () => {

@@ -221,7 +221,8 @@ describe("Redis tier (a real redis-server)", () => {
       const stored = yield* Effect.promise(() => admin.getBuffer(driversKey))
       expect(stored).not.toBeNull()
       const damaged = Buffer.from(stored!)
-      damaged.writeUInt8(damaged.readUInt8(damaged.length - 10) ^ 0x40, damaged.length - 10) // a flipped bit in the body
+      // A flipped bit in the body.
+      damaged.writeUInt8(damaged.readUInt8(damaged.length - 10) ^ 0x40, damaged.length - 10)
       yield* Effect.promise(() => admin.set(driversKey, damaged))
       yield* Effect.promise(() => admin.set(`${prefix}v:${keyOf("corners.json")}`, "not a tif1 row at all"))
       mirror.resetCounters()
@@ -284,7 +285,15 @@ describe("Redis tier (a real redis-server)", () => {
       const prefix = freshPrefix()
       const other = freshPrefix()
       const open = (keyPrefix: string) =>
-        RedisStore.open({ url: redis.url, keyPrefix, maxValueBytes: 1 << 20, timeout: 1, retryAfter: 30, lockTtl: 15 })
+        RedisStore.open({
+          url: redis.url,
+          keyPrefix,
+          maxValueBytes: 1 << 20,
+          maxResponseBytes: 1 << 20,
+          timeout: 1,
+          retryAfter: 30,
+          lockTtl: 15
+        })
       const store = (yield* open(prefix))!
       const neighbour = (yield* open(other))!
       const keys = [
@@ -323,6 +332,7 @@ describe("Redis tier (a real redis-server)", () => {
         url: redis.url,
         keyPrefix: freshPrefix(),
         maxValueBytes: 1 << 20,
+        maxResponseBytes: 1 << 20,
         timeout: 1,
         retryAfter: 30,
         lockTtl: 15

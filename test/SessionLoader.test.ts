@@ -1,8 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import { Tif1Config } from "../src/schema/Config.js"
+import * as Cache from "../src/services/Cache.js"
 import { type LoadProgress, SessionLoader } from "../src/services/SessionLoader.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
@@ -72,6 +76,39 @@ describe("SessionLoader", () => {
       expect(loaded.raceControl?.time[0]).toBe("2025-12-05T09:16:40.000000000")
       expect(mirror.hits("2025/Abu Dhabi Grand Prix/Practice 1/VER/laptimes.json")).toBe(0)
       expect(loaded.summary.failures).toBe(0)
+    }))
+
+  it.live("a warm load from SQLite (a new stack) delivers what the cold load did, with no request", () =>
+    Effect.gen(function*() {
+      const mirror = yield* MirrorServer.make({ root: fixturesRoot })
+      const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-loader-"))
+      const load = SessionLoader.use((loader) =>
+        loader.load({ year: 2025, gp: "Australian Grand Prix", session: "R" }, { telemetry: true })
+      ).pipe(
+        Effect.provide(stack(
+          { cdns: [mirror.origin] },
+          Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+        ))
+      )
+      const cold = yield* load
+      const requests = mirror.hits()
+      const warm = yield* load
+      expect(mirror.hits()).toBe(requests)
+      expect(warm.summary.cacheHits).toBe(cold.summary.delivered)
+      expect(warm.telemetry.get("NOR")?.size).toBe(10)
+      // The published file, decoded: what both loads must hold for it.
+      const published = JSON.parse(
+        Fs.readFileSync(Path.join(fixturesRoot, "2025/Australian Grand Prix/Race/NOR/7_tel.json"), "utf8")
+      ).tel
+      const warmLap = warm.telemetry.get("NOR")!.get(7)!.tel
+      expect(warmLap.speed).toEqual(published.speed)
+      expect(warmLap.gear).toEqual(published.gear)
+      expect(warmLap.brake).toEqual(published.brake.map((value: number) => value === 1))
+      expect(Object.keys(warmLap)).toEqual(Object.keys(cold.telemetry.get("NOR")!.get(7)!.tel))
+      expect(warm.telemetry).toEqual(cold.telemetry)
+      expect(warm.laps).toEqual(cold.laps)
+      expect(warm.drivers).toEqual(cold.drivers)
+      Fs.rmSync(cacheDir, { recursive: true, force: true })
     }))
 
   it.live("a session without drivers.json is DataNotFoundError", () =>

@@ -6,9 +6,11 @@ import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as TestClock from "effect/testing/TestClock"
 import * as Tif1Test from "../src/layers/Tif1Test.js"
+import { Archive } from "../src/services/Archive.js"
 import { CircuitBreaker } from "../src/services/CircuitBreaker.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { HttpSession } from "../src/services/HttpSession.js"
+import { statsFixture } from "./support/archive.js"
 
 const base = "https://cdn.jsdelivr.net/gh/TracingInsights"
 const request = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
@@ -104,4 +106,52 @@ describe("what the stack tells an operator", () => {
         "INFO circuit breaker closed: the probe went through"
       ])
     }))
+})
+
+describe("Tif1Test and the Stats archive", () => {
+  it.effect("a user's program reading results runs on routes at the archive's URLs, falling back to GitHub raw", () =>
+    Effect.gen(function*() {
+      const raw = (path: string) => `https://raw.githubusercontent.com/TracingInsights-Archive/Stats/main/${path}`
+      const routes = Tif1Test.routes({
+        [Tif1Test.statsUrl("2025/events.json")]: { status: 503 },
+        [raw("2025/events.json")]: { status: 200, body: statsFixture("2025/events.json") },
+        [Tif1Test.statsUrl("2025/australian-grand-prix/results.json")]: {
+          status: 200,
+          body: statsFixture("2025/australian-grand-prix/results.json")
+        }
+      })
+      const podium = yield* Effect.gen(function*() {
+        const rows = yield* (yield* Archive).results({ year: 2025, gp: "Australia" })
+        return rows.slice(0, 3).map((row) => row.driver.code)
+      }).pipe(Effect.provide(Tif1Test.layer(routes, { maxRetries: 0 })))
+      expect(podium).toEqual(["NOR", "VER", "RUS"])
+      expect(routes.requests.map((request) => request.url)).toEqual([
+        "https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/2025/events.json",
+        "https://raw.githubusercontent.com/TracingInsights-Archive/Stats/main/2025/events.json",
+        "https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/2025/australian-grand-prix/results.json"
+      ])
+    }))
+
+  it.effect("the archive asks for an accented slug percent-encoded: 2025/s%C3%A3o-paulo-grand-prix", () =>
+    Effect.gen(function*() {
+      const routes = Tif1Test.routes({
+        "https://archive.example/2025/events.json": { status: 200, body: statsFixture("2025/events.json") }
+      })
+      const error = yield* Effect.flip(
+        Effect.flatMap(Archive, (archive) => archive.results({ year: 2025, gp: "Sao Paulo" })).pipe(
+          Effect.provide(Tif1Test.layer(routes, { maxRetries: 0, statsCdns: ["https://archive.example/{path}"] }))
+        )
+      )
+      expect(error).toMatchObject({ _tag: "DataNotFoundError", gp: "são-paulo-grand-prix" })
+      expect(routes.requests.map((request) => request.url)).toEqual([
+        "https://archive.example/2025/events.json",
+        "https://archive.example/2025/s%C3%A3o-paulo-grand-prix/results.json"
+      ])
+    }))
+
+  it("statsUrl percent-encodes each segment, accents included", () => {
+    expect(Tif1Test.statsUrl("2025/são-paulo-grand-prix/results.json")).toBe(
+      "https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/2025/s%C3%A3o-paulo-grand-prix/results.json"
+    )
+  })
 })

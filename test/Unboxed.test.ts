@@ -21,6 +21,7 @@ import { deepFreeze } from "../src/services/internal/json.js"
 
 V8.setFlagsFromString("--allow-natives-syntax")
 const hasDoubleElements = new Function("array", "return %HasDoubleElements(array)") as (array: unknown) => boolean
+const hasSmiElements = new Function("array", "return %HasSmiElements(array)") as (array: unknown) => boolean
 
 /** Enough rounds for V8 to optimize the loops under test. */
 const rounds = 3000
@@ -92,14 +93,18 @@ describe("numeric columns stay unboxed", () => {
       Fs.rmSync(cacheDir, { recursive: true, force: true })
     }))
 
-  it.effect("a column read back from SQLite is known numeric: decoding delivers that array, unboxed, unchecked", () =>
+  it.effect("a column read back from SQLite is known numeric: decoding delivers that array, unboxed (integer columns too)", () =>
     Effect.gen(function*() {
       const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-known-"))
       const layer = Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
       const key = "2025/x/Race/VER/1_tel.json"
-      yield* Effect.flatMap(Cache.Cache, (cache) => cache.set(key, { numbers: doubles(), names: strings() })).pipe(
-        Effect.provide(layer)
-      )
+      const integersKey = "2025/x/Race/VER/2_tel.json"
+      const integers = (limit: number) => Array.from({ length }, (_, index) => index % limit)
+      yield* Effect.flatMap(Cache.Cache, (cache) =>
+        Effect.andThen(
+          cache.set(key, { numbers: doubles(), names: strings() }),
+          cache.set(integersKey, { gear: integers(8), brake: integers(2), speed: [...integers(300), 0.5] })
+        )).pipe(Effect.provide(layer))
       // A new stack: the value comes from the SQLite row, not the memory tier.
       const read = yield* Effect.flatMap(Cache.Cache, (cache) => cache.get(key)).pipe(Effect.provide(layer))
       if (read._tag !== "Hit") throw new Error(`expected a hit, got ${read._tag}`)
@@ -111,6 +116,15 @@ describe("numeric columns stay unboxed", () => {
       const spec = { name: "table", columns: { numbers: "number", names: "string" } } as const
       const decoded = decodeTable({ numbers, names: strings() }, spec) as { value: { numbers: ReadonlyArray<number> } }
       expect(decoded.value.numbers).toBe(numbers)
+      // Integer columns (stored as bytes) come back unboxed too: arrays of small integers, as
+      // `JSON.parse` makes them; a float column that starts with integers, an array of doubles.
+      const integersRead = yield* Effect.flatMap(Cache.Cache, (cache) => cache.get(integersKey)).pipe(
+        Effect.provide(layer)
+      )
+      if (integersRead._tag !== "Hit") throw new Error(`expected a hit, got ${integersRead._tag}`)
+      for (const name of ["gear", "brake"]) expect(hasSmiElements(integersRead.value[name]), name).toBe(true)
+      expect(hasDoubleElements(integersRead.value.speed)).toBe(true)
+      expect(integersRead.value.speed).toEqual([...integers(300), 0.5])
       // Arrays from anywhere else are still checked, value by value.
       const mixed: Array<unknown> = doubles()
       mixed[3] = "x"

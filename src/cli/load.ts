@@ -9,6 +9,7 @@ import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
 import type { FetchError } from "../schema/Errors.js"
+import type { Calendar } from "../services/Calendar.js"
 import { Fetcher } from "../services/Fetcher.js"
 import { type ConnectionStats, HttpSession } from "../services/HttpSession.js"
 import {
@@ -18,7 +19,15 @@ import {
   SessionLoader,
   type SessionRef
 } from "../services/SessionLoader.js"
-import { makeProgress, type Output, type PartialLoad, partialTable, summaryTable } from "./render.js"
+import { resolveSession } from "./names.js"
+import {
+  makeProgress,
+  type Output,
+  type PartialLoad,
+  partialTable,
+  summaryTable,
+  type UnknownNameError
+} from "./render.js"
 
 /**
  * One CDN attempt as `--verbose` reports it.
@@ -89,44 +98,49 @@ export const connectionsSince = (before: ConnectionStats, after: ConnectionStats
 }
 
 /**
- * Where a load's output goes: the live progress, and the summary (a table, or one JSON object
- * with `json`).
+ * Where a load's output goes: the live progress (labelled with `label`, else the session's
+ * published name), and the summary (a table, or one JSON object with `json`).
  *
  * @since 0.2.0
  */
 export interface LoadOutput {
-  readonly label: string
+  readonly label?: string
   readonly progress: Output
   readonly report: (text: string) => void
   readonly json?: boolean
 }
 
 /**
- * Load one session, drawing progress on `progress` and writing the summary to `report`. When
- * interrupted (Ctrl-C), the requests in flight are cancelled and what was loaded until then is
- * reported, marked `interrupted`.
+ * Load one session, drawing progress on `progress` and writing the summary to `report`, both
+ * under the published names (`2025 australia race` loads and reports `2025 Australian Grand Prix
+ * Race`). When interrupted (Ctrl-C), the requests in flight are cancelled and what was loaded
+ * until then is reported, marked `interrupted`.
  *
  * @since 0.1.0
  */
 export const loadWithProgress = (
-  ref: SessionRef,
+  typed: SessionRef,
   options: Omit<LoadOptions, "onProgress">,
   output: LoadOutput
-): Effect.Effect<LoadSummary, FetchError, SessionLoader | Fetcher | HttpSession> =>
+): Effect.Effect<LoadSummary, FetchError | UnknownNameError, SessionLoader | Fetcher | HttpSession | Calendar> =>
   Effect.gen(function*() {
     const loader = yield* SessionLoader
     const fetcher = yield* Fetcher
     const http = yield* HttpSession
-    // Names first: a typo fails before any progress is drawn.
+    // Names first: a typo fails before any progress is drawn, and so does a malformed request.
+    const names = yield* resolveSession(typed)
+    const ref: SessionRef = { year: typed.year, gp: names.gp, session: names.session }
     yield* fetcher.resolve({ ...ref, path: "drivers.json" })
     const connectionsBefore = yield* http.stats
     const fetcherBefore = yield* fetcher.stats
     const bytesBefore = fetcherBefore.bytes
     const startedAt = Date.now()
-    const display = makeProgress(output.progress, output.label)
+    const display = makeProgress(output.progress, output.label ?? ref.session)
     let latest: LoadProgress = { phase: "metadata", completed: 0, total: 0 }
-    const redraw = Effect.flatMap(fetcher.stats, (stats) =>
-      Effect.sync(() => display.update(latest, stats.bytes - bytesBefore)))
+    const redraw = Effect.flatMap(
+      fetcher.stats,
+      (stats) => Effect.sync(() => display.update(latest, stats.bytes - bytesBefore))
+    )
     const ticker = yield* Effect.forkChild(Effect.repeat(redraw, Schedule.spaced(redrawEvery)))
     const loaded = yield* loader.load(ref, {
       ...options,

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `tif1` command: fetch, load, mirror pull|serve, stats, config, demo.
+ * The `tif1` command: fetch, load, events, results, standings, cache, mirror pull|serve, stats, config, demo.
  *
- * Exit codes: 0 ok, 1 unexpected, 2 usage or configuration, 3 not found, 4 network,
- * 5 invalid data. Errors print as one line plus a hint; `--verbose` adds the full cause.
+ * Exit codes: 0 ok, 1 unexpected, 2 usage or configuration (an event or session name the schedule
+ * resolves to nothing included), 3 not found (a season no schedule covers included), 4 network,
+ * 5 invalid data (a malformed request or file). Errors print as one line plus a hint; `--verbose`
+ * adds the full cause.
  *
  * Startup: only the command line itself is loaded up front. What a command does (the client
  * stack with undici and SQLite, the mirror server, the load display, the demo) is imported when
@@ -28,11 +30,17 @@ import * as References from "effect/References"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type * as Tif1 from "../layers/Tif1.js"
-import { defaultHeadersTimeoutMs, defaultMaxConnections } from "../mirror/limits.js"
+import {
+  defaultHeadersTimeoutMs,
+  defaultIdleTimeoutMs,
+  defaultMaxCachedBytes,
+  defaultMaxConnections
+} from "../mirror/limits.js"
 import {
   configKeys,
   envName,
   loadConfig,
+  logLevels,
   redactSecrets,
   type ResolvedTif1Config,
   snakeCase,
@@ -43,7 +51,7 @@ import type { CacheStats } from "../services/Cache.js"
 import { logLevelOf, stderrLogger } from "../services/internal/stderrLogger.js"
 import type { AttemptTiming } from "./load.js"
 import * as Platform from "./platform.js"
-import { diagnose, megabytes, stderr, table, UsageError } from "./render.js"
+import { diagnose, megabytes, NoScheduleError, stderr, table, UsageError } from "./render.js"
 
 const stdout = (text: string) => {
   process.stdout.write(text)
@@ -65,6 +73,18 @@ const fileSize = (file: string): number => {
     return Fs.statSync(file).size
   } catch {
     return 0
+  }
+}
+
+/** The seasons a schedule folder holds (`{year}.json` files); none when it cannot be read. */
+const scheduleYears = (folder: string): ReadonlyArray<number> => {
+  try {
+    return Fs.readdirSync(folder).flatMap((name) => {
+      const match = /^(\d{4})\.json$/.exec(name)
+      return match === null ? [] : [Number(match[1])]
+    })
+  } catch {
+    return []
   }
 }
 
@@ -98,14 +118,24 @@ const root = Command.make(
   {},
   () =>
     Effect.fail(
-      new UsageError({ message: "tif1 needs a command: fetch, load, events, cache, mirror, stats, config or demo" })
+      new UsageError({
+        message: "tif1 needs a command: fetch, load, events, results, standings, cache, mirror, stats, config or demo"
+      })
     )
 ).pipe(
   Command.withSharedFlags({ verbose }),
   Command.withDescription("Formula 1 timing data from the TracingInsights CDNs.")
 )
 
-const year = Argument.Int("year").pipe(Argument.withDescription("season, e.g. 2025"))
+/** A season: four digits. `twentyfive` or `25` is a usage mistake that says what a year looks like. */
+const year = Argument.String("year").pipe(
+  Argument.filterMap(
+    (text) => (/^\d{4}$/.test(text) ? Option.some(Number(text)) : Option.none()),
+    () => "Expected a season as four digits, e.g. 2025"
+  ),
+  Argument.withMetavar("integer"),
+  Argument.withDescription("season, four digits, e.g. 2025")
+)
 const gp = Argument.String("gp").pipe(Argument.withDescription("event name, e.g. \"Australian Grand Prix\""))
 const session = Argument.String("session").pipe(
   Argument.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
@@ -160,10 +190,13 @@ const fetch = Command.make(
   },
   (args) =>
     withStack(Effect.gen(function*() {
-      const { Fetcher } = yield* importing(() => import("../services/Fetcher.js"))
+      const [{ Fetcher }, { resolveSession }] = yield* importing(() =>
+        Promise.all([import("../services/Fetcher.js"), import("./names.js")])
+      )
       const fetcher = yield* Fetcher
+      const names = yield* resolveSession(sessionOf(args))
       const value = yield* fetcher.json(
-        { ...sessionOf(args), path: args.path },
+        { year: args.year, gp: names.gp, session: names.session, path: args.path },
         { ...refreshOption(args.refresh), ...(args.noCache ? { useCache: false, writeCache: false } : {}) }
       )
       stdout(`${JSON.stringify(value, null, args.compact ? undefined : 2)}\n`)
@@ -186,7 +219,7 @@ const load = Command.make(
       const load = withStack(loadWithProgress(
         sessionOf(args),
         { telemetry: args.telemetry, ...refreshOption(args.refresh) },
-        { label: args.session, progress: stderr, report: stdout, json: args.json }
+        { progress: stderr, report: stdout, json: args.json }
       ))
       if (!(yield* root).verbose) return yield* load
       // --verbose ends with the slowest CDN attempts, ranked from the stack's own spans.
@@ -215,8 +248,14 @@ const pull = Command.make(
   },
   (args) =>
     withStack(Effect.gen(function*() {
-      const { pullSession } = yield* importing(() => import("../mirror/pull.js"))
-      const summary = yield* pullSession(sessionOf(args), { out: args.out, telemetry: args.telemetry })
+      const [{ pullSession }, { resolveSession }] = yield* importing(() =>
+        Promise.all([import("../mirror/pull.js"), import("./names.js")])
+      )
+      const names = yield* resolveSession(sessionOf(args))
+      const summary = yield* pullSession(
+        { year: args.year, gp: names.gp, session: names.session },
+        { out: args.out, telemetry: args.telemetry }
+      )
       stdout(`${summary.folder}\n${
         table([
           ["written", String(summary.written)],
@@ -234,7 +273,10 @@ const serve = Command.make(
   "serve",
   {
     root: Argument.Directory("dir", { mustExist: true }).pipe(Argument.withDescription("folder in CDN layout")),
-    host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1")),
+    host: Flag.String("host").pipe(
+      Flag.withDefault("127.0.0.1"),
+      Flag.withDescription("address to listen on; 0.0.0.0 serves other machines too")
+    ),
     port: Flag.Int("port").pipe(Flag.withDefault(8080), Flag.withDescription("0 picks a free port")),
     h2: Flag.Boolean("h2").pipe(
       Flag.withDefault(false),
@@ -251,6 +293,14 @@ const serve = Command.make(
     headerTimeout: Flag.Int("header-timeout").pipe(
       Flag.withDefault(defaultHeadersTimeoutMs / 1000),
       Flag.withDescription("seconds a client has to send its request headers (or finish TLS)")
+    ),
+    idleTimeout: Flag.Int("idle-timeout").pipe(
+      Flag.withDefault(defaultIdleTimeoutMs / 1000),
+      Flag.withDescription("seconds a connection with no request in flight stays open after its last response")
+    ),
+    cacheMb: Flag.Int("cache-mb").pipe(
+      Flag.withDefault(defaultMaxCachedBytes / (1024 * 1024)),
+      Flag.withDescription("MiB of served bodies kept in memory (least recently served dropped first)")
     )
   },
   (args) =>
@@ -263,11 +313,14 @@ const serve = Command.make(
         port: args.port,
         protocol,
         maxConnections: args.maxConnections,
-        headersTimeoutMs: args.headerTimeout * 1000
+        headersTimeoutMs: args.headerTimeout * 1000,
+        idleTimeoutMs: args.idleTimeout * 1000,
+        maxCachedBytes: args.cacheMb * 1024 * 1024
       })
       stdout(
         `serving ${Path.resolve(args.root)} at ${mirror.origin} (${protocol}); Ctrl-C stops\n` +
-          `use it: TIF1_CDNS='${MirrorServer.templateFor(mirror.origin)}'\n`
+          `use it: TIF1_CDNS='${MirrorServer.templateFor(mirror.origin)}'\n` +
+          `or, for a folder of the Stats archive: TIF1_STATS_CDNS='${mirror.origin}/{path}'\n`
       )
       if (mirror.certificate !== undefined) {
         stdout("clients must trust this self-signed certificate (NODE_EXTRA_CA_CERTS=<file>):\n")
@@ -314,14 +367,14 @@ const stats = Command.make("stats", { json }, (args) =>
     const config = yield* Tif1Config
     const cache = yield* (yield* Cache).stats
     const sources = yield* (yield* CdnManager).sources
-    const file = config.enableCache ? Path.join(config.cacheDir, databaseFileName) : null
+    const file = cache.sqlite.enabled ? Path.join(config.cacheDir, databaseFileName) : null
     if (args.json) {
       return stdout(
         `${JSON.stringify({ cacheFile: file, cache, cdns: sources.map(({ baseUrl, name }) => ({ name, baseUrl })) })}\n`
       )
     }
     stdout(table([
-      ["cache file", file ?? "(cache disabled)"],
+      ["cache file", file ?? (config.enableCache && !config.ciMode ? "(no persistent cache)" : "(cache disabled)")],
       ["cached files", String(cache.sqlite.entries)],
       ["cached MB", megabytes(cache.sqlite.bytes)],
       ["known missing", String(cache.negative.entries)],
@@ -359,14 +412,36 @@ const config = Command.make(
         }))))
 ).pipe(Command.withDescription("Show the effective configuration and where each value came from."))
 
+/**
+ * The seasons of the Stats archive before the timing data: `tif1 events` answers them from the
+ * archive's `events.json` when no schedule covers them (the timing data, and its schedules, begin in 2018).
+ */
+const firstArchiveSeason = 1950
+const firstTimingSeason = 2018
+
 const events = Command.make(
   "events",
   { year, json },
   (args) =>
     withStack(Effect.gen(function*() {
-      const { Calendar } = yield* importing(() => import("../services/Calendar.js"))
+      const [{ Tif1Config }, { bundledScheduleDir, Calendar }] = yield* importing(() =>
+        Promise.all([import("../schema/Config.js"), import("../services/Calendar.js")])
+      )
       const calendar = yield* Calendar
       const season = yield* calendar.events(args.year)
+      if (season.length === 0 && args.year >= firstArchiveSeason && args.year < firstTimingSeason) {
+        const { archiveEventsReport } = yield* importing(() => import("./archive.js"))
+        return stdout(yield* archiveEventsReport(args.year, { json: args.json }))
+      }
+      if (season.length === 0) {
+        const scheduleDir = (yield* Tif1Config).scheduleDir ?? bundledScheduleDir
+        return yield* new NoScheduleError({
+          year: args.year,
+          scheduleDir,
+          bundled: scheduleDir === bundledScheduleDir,
+          years: scheduleYears(scheduleDir)
+        })
+      }
       const now = Date.now()
       if (args.json) {
         return stdout(`${
@@ -379,11 +454,6 @@ const events = Command.make(
             }))
           })))
         }\n`)
-      }
-      if (season.length === 0) {
-        return stdout(
-          `no schedule for ${args.year} (the bundled ones cover 2018-2026; schedule_dir points at newer files)\n`
-        )
       }
       for (const event of season) {
         stdout(
@@ -403,8 +473,70 @@ const events = Command.make(
       }
     }))
 ).pipe(
-  Command.withDescription("List a season's events and sessions with UTC and local start times, and which have started.")
+  Command.withDescription(
+    "List a season's events and sessions with UTC and local start times, and which have started; " +
+      "1950-2017 from the Stats archive (race days, UTC times from 2005)."
+  )
 )
+
+/** `--json` of the archive's commands. */
+const rowsJson = Flag.Boolean("json").pipe(
+  Flag.withDefault(false),
+  Flag.withDescription("print the typed rows as JSON (one line)")
+)
+
+const archiveRefresh = Flag.Literals("refresh", ["revalidate", "reload"]).pipe(
+  Flag.optional,
+  Flag.withDescription(
+    "revalidate: ask the archive's CDN whether cached documents are current; reload: ignore the cache"
+  )
+)
+
+const results = Command.make(
+  "results",
+  { year, gp, json: rowsJson, refresh: archiveRefresh },
+  (args) =>
+    withStack(Effect.gen(function*() {
+      const { resultsReport } = yield* importing(() => import("./archive.js"))
+      stdout(
+        yield* resultsReport({ year: args.year, gp: args.gp }, { json: args.json, ...refreshOption(args.refresh) })
+      )
+    }))
+).pipe(Command.withDescription(
+  "A race's classification from the Stats archive (1950 on): place, driver, team, time or gap, points; " +
+    "--json prints the typed rows."
+))
+
+const standings = Command.make(
+  "standings",
+  {
+    year,
+    teams: Flag.Boolean("teams").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("the constructors' championship instead of the drivers'")
+    ),
+    after: Flag.String("after").pipe(
+      Flag.optional,
+      Flag.withMetavar("gp"),
+      Flag.withDescription("the standings after this event (name, round, country); else as the archive last saved them")
+    ),
+    json: rowsJson,
+    refresh: archiveRefresh
+  },
+  (args) =>
+    withStack(Effect.gen(function*() {
+      const { standingsReport } = yield* importing(() => import("./archive.js"))
+      stdout(
+        yield* standingsReport(
+          { year: args.year, of: args.teams ? "teams" : "drivers", after: Option.getOrUndefined(args.after) },
+          { json: args.json, ...refreshOption(args.refresh) }
+        )
+      )
+    }))
+).pipe(Command.withDescription(
+  "Championship standings from the Stats archive (1950 on): place, driver or team, points, wins; " +
+    "--json prints the typed rows."
+))
 
 const cacheInfo = Command.make("info", { json }, (args) =>
   withStack(Effect.gen(function*() {
@@ -444,7 +576,10 @@ const cacheInfo = Command.make("info", { json }, (args) =>
 const cacheClear = Command.make(
   "clear",
   {
-    scope: Argument.String("year [gp [session]]").pipe(Argument.variadic())
+    scope: Argument.String("year [gp [session]]").pipe(
+      Argument.variadic(),
+      Argument.withDescription("what to drop: a season, an event of it, or a session of that; nothing drops all")
+    )
   },
   (args) =>
     Effect.gen(function*() {
@@ -456,22 +591,21 @@ const cacheClear = Command.make(
         return yield* new UsageError({ message: `tif1 cache clear: ${JSON.stringify(yearText)} is not a year` })
       }
       return yield* withStack(Effect.gen(function*() {
-        const [{ Cache }, { Calendar }] = yield* importing(() =>
-          Promise.all([import("../services/Cache.js"), import("../services/Calendar.js")])
+        const [{ Cache }, { resolveEvent, resolveSession }] = yield* importing(() =>
+          Promise.all([import("../services/Cache.js"), import("./names.js")])
         )
         const cache = yield* Cache
         if (yearText === undefined) {
           yield* cache.invalidate("all")
           return stdout("cleared the whole cache\n")
         }
-        const calendar = yield* Calendar
         const year = Number(yearText)
         const scope = gpName === undefined
           ? { year }
           : sessionName === undefined
-          ? { year, gp: (yield* calendar.event(year, gpName))?.name ?? gpName }
+          ? { year, gp: (yield* resolveEvent(year, gpName))?.name ?? gpName }
           : yield* Effect.map(
-            calendar.resolve(year, gpName, sessionName),
+            resolveSession({ year, gp: gpName, session: sessionName }),
             (r) => ({ year, gp: r.gp, session: r.session })
           )
         yield* cache.invalidate(scope)
@@ -498,19 +632,50 @@ const demo = Command.make("demo", {}, () =>
     importing(() => import("./demo.js")),
     ({ runDemo }) => runDemo({ progress: stderr, report: stdout })
   )).pipe(
-    Command.withDescription("Serve the bundled sample on 127.0.0.1 and load it cold, then warm from the cache.")
+    Command.withDescription(
+      "Serve the bundled sample (timing data and Stats archive) on 127.0.0.1 and load it cold, " +
+        "then warm from the cache."
+    )
   )
 
-const tif1 = root.pipe(Command.withSubcommands([fetch, load, events, cache, mirror, stats, config, demo]))
+/**
+ * `--log-level`, with the levels and names of `log_level` (`TIF1_LOG_LEVEL`). It replaces
+ * effect/cli's built-in flag, whose levels are Effect's (all, trace, warn, fatal, ...).
+ */
+const logLevel = GlobalFlag.Setting("log-level")({
+  flag: Flag.Literals("log-level", logLevels).pipe(
+    Flag.optional,
+    Flag.withMetavar("level"),
+    Flag.withDescription(
+      "log lines on stderr from this level up, as TIF1_LOG_LEVEL (default warning; --verbose: debug)"
+    )
+  )
+})
+
+/** The level `--log-level` names, over the one from `--verbose` or the configuration. */
+const chosenLogLevel: Effect.Effect<LogLevel.LogLevel, never, GlobalFlag.Setting.Identifier<"log-level">> = Effect.gen(
+  function*() {
+    const chosen = yield* logLevel
+    return Option.isSome(chosen) ? logLevelOf(chosen.value) : yield* References.MinimumLogLevel
+  }
+)
+
+const tif1 = root.pipe(
+  Command.withSubcommands([fetch, load, events, results, standings, cache, mirror, stats, config, demo]),
+  Command.provideEffect(References.MinimumLogLevel, chosenLogLevel),
+  Command.withGlobalFlags([logLevel])
+)
 
 const cli = Command.runWith(tif1, { version })
 
 /**
- * effect/cli's built-in flags (`--help`, `--version`, `--completions`, `--log-level`) but
- * `--wizard`: its prompts read the terminal key by key, which this command line does not
- * implement (see ./platform.ts).
+ * effect/cli's built-in flags `--help`, `--version` and `--completions`. Not `--wizard`: its
+ * prompts read the terminal key by key, which this command line does not implement (see
+ * ./platform.ts). Not its `--log-level`: `logLevel` above takes its place.
  */
-const cliConfig = CliConfig.make({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.Wizard) })
+const cliConfig = CliConfig.make({
+  builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.Wizard && flag !== GlobalFlag.LogLevel)
+})
 
 const isVerbose = process.argv.includes("--verbose")
 
@@ -532,6 +697,7 @@ const formatter: CliOutput.Formatter = {
 /**
  * `--verbose` is debug; otherwise `log_level` from the environment or config file. A config that
  * does not load leaves warning here: the command itself then fails with that config error.
+ * `--log-level`, parsed with the command, rules over both (`chosenLogLevel`).
  */
 const minimumLogLevel: Effect.Effect<LogLevel.LogLevel> = isVerbose
   ? Effect.succeed("Debug")

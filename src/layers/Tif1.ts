@@ -8,6 +8,7 @@
 import * as Layer from "effect/Layer"
 import { Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
 import type { Tif1ConfigError } from "../schema/Errors.js"
+import * as Archive from "../services/Archive.js"
 import * as Cache from "../services/Cache.js"
 import * as Calendar from "../services/Calendar.js"
 import * as CdnManager from "../services/CdnManager.js"
@@ -32,6 +33,7 @@ export type Tif1Services =
   | Calendar.Calendar
   | Fetcher.Fetcher
   | SessionLoader.SessionLoader
+  | Archive.Archive
 
 /**
  * Parts that can be swapped when composing: HTTP options (a trusted CA for a local mirror),
@@ -67,7 +69,10 @@ export const layerFrom = <E>(
     parts.calendar ?? Calendar.layer
   )
   const fetcher = Fetcher.layer.pipe(Layer.provideMerge(base))
-  return SessionLoader.layer.pipe(Layer.provideMerge(fetcher), Layer.provideMerge(config))
+  return Layer.mergeAll(SessionLoader.layer, Archive.layer).pipe(
+    Layer.provideMerge(fetcher),
+    Layer.provideMerge(config)
+  )
 }
 
 /**

@@ -12,6 +12,16 @@
  * const layer = Tif1Test.layer(routes, { maxRetries: 1, retryBackoffFactor: 0, retryJitter: false })
  * ```
  *
+ * The Stats archive (`Archive`) answers from the same routes, at its default URLs:
+ *
+ * @example
+ * ```ts
+ * const routes = Tif1Test.routes({
+ *   [Tif1Test.statsUrl("2025/events.json")]: { status: 200, body: eventsJson },
+ *   [Tif1Test.statsUrl("2025/australian-grand-prix/results.json")]: { status: 200, body: resultsJson }
+ * })
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -19,7 +29,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
+import { defaultStatsCdns, Tif1Config, type Tif1ConfigOverrides } from "../schema/Config.js"
 import { NetworkError, NetworkErrorKind } from "../schema/Errors.js"
 import * as Cache from "../services/Cache.js"
 import { DnsResolver } from "../services/DnsResolver.js"
@@ -80,6 +90,16 @@ export const routes = (table: Readonly<Record<string, Route>> = {}): TestRoutes 
     hits: (url) => requests.filter((request) => request.url === url).length
   }
 }
+
+/**
+ * The URL the Stats archive asks first for a path in the archive (`2025/events.json`), with the
+ * default `stats_cdns`: jsDelivr, each segment percent-encoded (`são-paulo-grand-prix` as
+ * `s%C3%A3o-paulo-grand-prix`). A key for `routes`.
+ *
+ * @since 0.3.0
+ */
+export const statsUrl = (path: string): string =>
+  defaultStatsCdns[0]!.replace("{path}", path.split("/").map(encodeURIComponent).join("/"))
 
 const encoder = new TextEncoder()
 const bodyBytes = (body: unknown): Uint8Array =>

@@ -2,16 +2,24 @@
  * `MirrorServer`: serves a folder in CDN layout over HTTP/1.1, HTTP/2 over TLS (a generated
  * self-signed certificate, HTTP/1.1 still accepted), or h2c. URLs:
  * `/{year}@main/{Event}/{Session}/{file}` (jsDelivr shape) and `/{year}/{Event}/{Session}/{file}`
- * (use the template `{origin}/{year}/{gp}/{session}/{path}`). Like jsDelivr: br or gzip as asked
- * (q-values honoured; each content compressed once and kept), `Vary: Accept-Encoding`, an ETag per
- * encoding and 304 on `If-None-Match`, `application/json`; and never a file outside its root (`..` in any encoding, absolute paths and
- * symlinks that leave the root are 404). A fault mode (off unless asked) injects 404/429/503,
+ * (use the template `{origin}/{year}/{gp}/{session}/{path}`); a folder of the Stats archive
+ * (`{year}/events.json`, `{year}/{slug}/results.json`) is served the same way (its `stats_cdns`
+ * template: `{origin}/{path}`). Like jsDelivr: br or gzip as asked (q-values honoured; each
+ * content compressed once and kept), `Vary: Accept-Encoding`, an ETag per encoding and 304 on
+ * `If-None-Match`, `application/json`; and never a file outside its root (`..` in any encoding,
+ * absolute paths and symlinks that leave the root are 404). A fault mode (off unless asked) injects 404/429/503,
  * resets, truncation, slow bodies, latency and GOAWAY, for tests and benchmarks.
+ *
+ * Its limits hold for every protocol (SPEC section 6): a connection idle past `headersTimeoutMs`
+ * (before its first request) or `idleTimeoutMs` (after) is closed, so a connection cap full of idle
+ * clients clears (`IdleConnections`); hit counters and served bodies are `Lru`s bounded in paths
+ * and in bytes, so neither a flood of distinct 404s nor a crawl of a large mirror grows its memory.
  *
  * Built on `node:http`/`node:http2` rather than a framework: faults need the raw socket and stream.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -22,9 +30,18 @@ import * as Http from "node:http"
 import * as Http2 from "node:http2"
 import type { AddressInfo, Socket } from "node:net"
 import * as Path from "node:path"
+import type { TLSSocket } from "node:tls"
 import * as Zlib from "node:zlib"
 import { generateSelfSignedCertificate, type SelfSignedCertificate } from "./certificate.js"
-import { defaultHeadersTimeoutMs, defaultMaxConnections } from "./limits.js"
+import { enforce as closeIdleConnections, IdleConnections } from "./IdleConnections.js"
+import {
+  defaultHeadersTimeoutMs,
+  defaultIdleTimeoutMs,
+  defaultMaxCachedBytes,
+  defaultMaxConnections,
+  defaultMaxCountedPaths
+} from "./limits.js"
+import { Lru } from "./Lru.js"
 
 /**
  * One fault rule. `match` is a substring of the decoded file path (`2025/Australian Grand
@@ -73,17 +90,43 @@ export interface MirrorOptions {
   /** A certificate to use instead of a generated one (h2 only). */
   readonly certificate?: SelfSignedCertificate
   /**
-   * Milliseconds a client has to send a request's headers (HTTP/1.1) or to finish the TLS
-   * handshake (h2), before its connection is closed: a slowloris client cannot hold connections
-   * open. Default 10,000.
+   * Milliseconds a new connection has to finish its TLS handshake, then (again) to send its first
+   * request, and an HTTP/1.1 request to send its headers, before the connection is closed: a
+   * client that sends nothing, or its headers a byte at a time, cannot hold a connection open.
+   * Every protocol (HTTP/1.1, HTTP/2 over TLS, h2c, HTTP/1.1 over TLS). Default 10,000.
    */
   readonly headersTimeoutMs?: number
-  /** Connections open at once; past it, new ones are closed at once. Default 1,024. */
+  /**
+   * Milliseconds a connection with no request in flight is kept open after its last response,
+   * every protocol (an HTTP/2 session is closed with GOAWAY). Default 30,000.
+   */
+  readonly idleTimeoutMs?: number
+  /**
+   * Connections open at once; past it, new ones are closed at once. Idle ones are closed by the
+   * two timeouts above, so idle clients hold the cap at most that long. Default 1,024.
+   */
   readonly maxConnections?: number
+  /**
+   * Bytes of served bodies (identity, br, gzip) kept in memory, least recently served dropped
+   * first; each body also counts 512 bytes for its headers and bookkeeping. A body larger than
+   * this is read (and compressed) for each request. Default 256 MiB.
+   */
+  readonly maxCachedBytes?: number
+  /**
+   * Paths `hits(path)` remembers, least recently asked forgotten first (a path longer than 256
+   * characters counts once per 256). `hits()` counts every request regardless. Default 10,000.
+   */
+  readonly maxCountedPaths?: number
 }
 
-/** Default `headersTimeoutMs` and `maxConnections`. */
-export { defaultHeadersTimeoutMs, defaultMaxConnections }
+/** Default limits. */
+export {
+  defaultHeadersTimeoutMs,
+  defaultIdleTimeoutMs,
+  defaultMaxCachedBytes,
+  defaultMaxConnections,
+  defaultMaxCountedPaths
+}
 
 /**
  * A running mirror.
@@ -95,7 +138,10 @@ export interface MirrorServerService {
   readonly origin: string
   /** The certificate clients must trust (h2 only). */
   readonly certificate: SelfSignedCertificate | undefined
-  /** Requests served, by decoded file path (including faults and 404s). */
+  /**
+   * Requests served: all of them, or those for one decoded file path (including faults and 404s;
+   * the `maxCountedPaths` most recently asked paths are remembered, others answer 0).
+   */
   readonly hits: (path?: string) => number
   /** Connections accepted so far, and open now. */
   readonly connectionsOpened: () => number
@@ -105,6 +151,11 @@ export interface MirrorServerService {
    * compressed once, however many paths or concurrent requests ask for it.
    */
   readonly encodingsMade: () => number
+  /**
+   * What the bodies kept in memory weigh now, in bytes (each body's bytes and 512 for its
+   * headers): never more than `maxCachedBytes`.
+   */
+  readonly cachedBytes: () => number
   /** Replace the fault mode at run time. */
   readonly setFaults: (faults: FaultMode | undefined) => void
   /** Zero the counters. */
@@ -121,6 +172,9 @@ export class MirrorServer extends Context.Service<MirrorServer, MirrorServerServ
 /**
  * The file key of a URL path (`2025/Australian Grand Prix/Race/drivers.json`), or `undefined`
  * when the path is not in CDN layout or tries to leave it (`..`, `.`, slashes or `%` once decoded).
+ * CDN layout is a year (`2025` or `2025@main`) and at least one segment under it: the timing
+ * data's `{year}/{gp}/{session}/{file}` and the Stats archive's `{year}/{file}` and
+ * `{year}/{slug}/{file}` alike.
  *
  * @since 0.1.0
  */
@@ -138,7 +192,7 @@ export const mirrorKey = (urlPath: string): string | undefined => {
     if (segment === "." || segment === ".." || /[\\/\0]/.test(segment) || segment.includes("%")) return undefined
     segments.push(segment)
   }
-  if (segments.length < 4) return undefined
+  if (segments.length < 2) return undefined
   const yearMatch = /^(\d{4})(@main)?$/.exec(segments[0]!)
   if (yearMatch === null) return undefined
   return [yearMatch[1]!, ...segments.slice(1)].join("/")
@@ -160,11 +214,23 @@ export const fileInRoot = (rootReal: string, key: string): string | undefined =>
   return real.startsWith(rootReal + Path.sep) ? real : undefined
 }
 
-/** URL paths whose file key is remembered; past it, the memo starts again. */
-const maxRememberedKeys = 65_536
+/**
+ * URL paths whose file is remembered (about 400 bytes each; least recently asked forgotten
+ * first). Only paths that named a file: a 404 is looked up afresh each time.
+ */
+const maxRememberedFiles = 16_384
 
 /** How long a served file is trusted before the disk is checked again, ms. */
 const recheckMs = 1000
+
+/**
+ * What a cached body costs beyond its bytes (its headers object, ETag, the entry): 412 bytes
+ * measured for a small JSON file on Node 24, rounded up.
+ */
+const bodyOverheadBytes = 512
+
+/** A counted path weighs one per started 256 characters: a flood of long paths is bounded too. */
+const pathWeight = (path: string) => Math.max(1, Math.ceil(path.length / 256))
 
 /**
  * One representation of a file's content (identity, br or gzip): the bytes sent and the response
@@ -176,11 +242,40 @@ interface Representation {
   readonly headers: Readonly<Record<string, string>>
 }
 
-interface CachedFile {
-  readonly mtimeMs: number
-  readonly size: number
-  readonly identity: Representation
+/**
+ * The file a URL path named when last checked against the disk, and its content's ETag (the
+ * key of its bodies in the body cache). Updated in place when the check finds it changed.
+ */
+interface ServedFile {
+  readonly key: string
+  realPath: string
+  mtimeMs: number
+  size: number
+  etag: string
+  checkedAt: number
 }
+
+/** A path's stats when it is a regular file. */
+const statFile = (path: string): Fs.Stats | undefined => {
+  try {
+    const stat = Fs.statSync(path)
+    return stat.isFile() ? stat : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A file's bytes, or `undefined` when it cannot be read (removed meanwhile). */
+const readFile = (path: string): Buffer | undefined => {
+  try {
+    return Fs.readFileSync(path)
+  } catch {
+    return undefined
+  }
+}
+
+/** A content's identity ETag: a hash of its bytes, so equal contents share their cached bodies. */
+const etagOf = (body: Buffer) => `"${Crypto.createHash("sha1").update(body).digest("base64url")}"`
 
 /** The encodings the mirror serves besides identity, in order of preference. */
 type ContentCoding = "br" | "gzip"
@@ -299,6 +394,11 @@ class H2Reply implements Reply {
 
 const ignoreError = () => {}
 
+const notFound = (reply: Reply) => {
+  reply.start(404, { "content-type": "text/plain" }, false)
+  reply.end("Not Found")
+}
+
 /** Send a file's chosen representation (or the 304, HEAD, or fault variant of it). */
 const sendRepresentation = (
   reply: Reply,
@@ -334,25 +434,59 @@ const sendRepresentation = (
 
 /**
  * Start a mirror as a scoped resource (closed, with every connection, when the scope closes).
+ * Its idle rule runs on the `Clock` (see `IdleConnections`).
  *
  * @since 0.1.0
  */
 export const make = (options: MirrorOptions): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
-  Effect.andThen(checkLimits(options), acquire(options))
+  Effect.gen(function*() {
+    const limits = yield* checkLimits(options)
+    const connections = new IdleConnections(limits, yield* Clock.Clock)
+    const service = yield* acquire(options, limits, connections)
+    // Started at once, so its first wait is on the clock before anyone can move a test clock.
+    yield* Effect.forkScoped(closeIdleConnections(connections), { startImmediately: true })
+    return service
+  })
 
-/** `headersTimeoutMs` and `maxConnections`, checked before anything listens. */
-const checkLimits = (options: MirrorOptions): Effect.Effect<void, Error> => {
-  const { headersTimeoutMs, maxConnections } = options
-  if (headersTimeoutMs !== undefined && !(Number.isFinite(headersTimeoutMs) && headersTimeoutMs > 0)) {
-    return Effect.fail(new Error(`mirror: headersTimeoutMs must be a positive number, got ${headersTimeoutMs}`))
-  }
-  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
-    return Effect.fail(new Error(`mirror: maxConnections must be an integer of at least 1, got ${maxConnections}`))
-  }
-  return Effect.void
+/** The limits of a mirror, defaults filled in. */
+interface Limits {
+  readonly headersTimeoutMs: number
+  readonly idleTimeoutMs: number
+  readonly maxConnections: number
+  readonly maxCachedBytes: number
+  readonly maxCountedPaths: number
 }
 
-const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
+/** The limits, checked before anything listens: a wrong one fails naming the option and its value. */
+const checkLimits = (options: MirrorOptions): Effect.Effect<Limits, Error> => {
+  const positive = (name: string, value: number | undefined) =>
+    value === undefined || (Number.isFinite(value) && value > 0)
+      ? undefined
+      : `mirror: ${name} must be a positive number, got ${value}`
+  const atLeast = (name: string, value: number | undefined, least: number) =>
+    value === undefined || (Number.isInteger(value) && value >= least)
+      ? undefined
+      : `mirror: ${name} must be an integer of at least ${least}, got ${value}`
+  const wrong = positive("headersTimeoutMs", options.headersTimeoutMs) ??
+    positive("idleTimeoutMs", options.idleTimeoutMs) ??
+    atLeast("maxConnections", options.maxConnections, 1) ??
+    atLeast("maxCachedBytes", options.maxCachedBytes, 0) ??
+    atLeast("maxCountedPaths", options.maxCountedPaths, 1)
+  if (wrong !== undefined) return Effect.fail(new Error(wrong))
+  return Effect.succeed({
+    headersTimeoutMs: options.headersTimeoutMs ?? defaultHeadersTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? defaultIdleTimeoutMs,
+    maxConnections: options.maxConnections ?? defaultMaxConnections,
+    maxCachedBytes: options.maxCachedBytes ?? defaultMaxCachedBytes,
+    maxCountedPaths: options.maxCountedPaths ?? defaultMaxCountedPaths
+  })
+}
+
+const acquire = (
+  options: MirrorOptions,
+  limits: Limits,
+  connections: IdleConnections
+): Effect.Effect<MirrorServerService, Error, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.callback<{ service: MirrorServerService; close: () => Promise<void> }, Error>((resume) => {
       let rootReal: string
@@ -365,99 +499,110 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
       const certificate = protocol === "h2" ? options.certificate ?? generateSelfSignedCertificate() : undefined
       let faults = options.faults
       const ruleCounters = new Map<FaultRule, { seen: number; applied: number }>()
-      const hitsByPath = new Map<string, number>()
+      /** Requests by decoded path, the most recently asked kept: a flood of distinct 404s is bounded. */
+      const hitsByPath = new Lru<string, { hits: number }>(limits.maxCountedPaths, pathWeight)
       let totalHits = 0
       let opened = 0
       let made = 0
       const sockets = new Set<Socket | Http2.Http2Session>()
-      const files = new Map<string, CachedFile>()
 
-      const readFile = (file: string): CachedFile | undefined => {
-        const stat = Fs.statSync(file)
-        if (!stat.isFile()) return undefined
-        const cached = files.get(file)
-        if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached
-        const body = Fs.readFileSync(file)
-        const etag = `"${Crypto.createHash("sha1").update(body).digest("base64url")}"`
-        const entry: CachedFile = {
+      /**
+       * Served bodies by content: the identity body under its ETag, br and gzip under the ETag and
+       * the coding. Files with the same bytes (hard links, a file under two URL shapes) share them,
+       * and a content no file has any more ages out like any other. Bounded in bytes, so a crawl of
+       * a mirror larger than memory cycles through it.
+       */
+      const bodies = new Lru<string, Representation>(
+        limits.maxCachedBytes,
+        (_, kept) => kept.body.length + bodyOverheadBytes
+      )
+
+      /** What the URL paths that named files resolved to (a 404 is not remembered). */
+      const served = new Lru<string, ServedFile>(maxRememberedFiles, () => 1)
+
+      /**
+       * The file a URL path names, checked against the disk (realpath inside the root, then stat)
+       * at most once per `recheckMs`: those system calls were most of the time of a request for a
+       * small file. A file changed or removed is seen within that time; a missing one is looked for
+       * every time. A file is read (and hashed) when first seen and when it changed.
+       */
+      const resolve = (urlPath: string, key: string, known: ServedFile | undefined): ServedFile | undefined => {
+        const now = performance.now()
+        if (known !== undefined && now - known.checkedAt < recheckMs) return known
+        const realPath = fileInRoot(rootReal, key)
+        const stat = realPath === undefined ? undefined : statFile(realPath)
+        if (stat === undefined) {
+          served.delete(urlPath)
+          return undefined
+        }
+        if (
+          known !== undefined && known.realPath === realPath && known.mtimeMs === stat.mtimeMs &&
+          known.size === stat.size
+        ) {
+          known.checkedAt = now
+          return known
+        }
+        const body = readFile(realPath!)
+        if (body === undefined) {
+          served.delete(urlPath)
+          return undefined
+        }
+        const etag = etagOf(body)
+        bodies.set(etag, representation(body, etag, undefined))
+        const file: ServedFile = {
+          key,
+          realPath: realPath!,
           mtimeMs: stat.mtimeMs,
           size: stat.size,
-          identity: representation(body, etag, undefined)
+          etag,
+          checkedAt: now
         }
-        files.set(file, entry)
-        if (cached !== undefined) release(cached.identity.etag)
-        hold(etag)
-        return entry
+        served.set(urlPath, file)
+        return file
       }
 
       /**
-       * Compressed representations by content (identity ETag and coding), so files with the same
-       * bytes (hard links, a file served under two paths) are compressed once; and the requests
-       * that arrive while one is being made wait for it rather than making it again.
+       * A file's identity body: from the cache, or read again when it was dropped. Read again, the
+       * file may have changed since its check: then what is read now is served, and the next
+       * request checks the disk.
        */
-      const encoded = new Map<string, Representation>()
-      /** Files whose current content has an ETag: when none has it any more, its copies go. */
-      const holders = new Map<string, number>()
-      const hold = (etag: string) => holders.set(etag, (holders.get(etag) ?? 0) + 1)
-      const release = (etag: string) => {
-        const left = (holders.get(etag) ?? 1) - 1
-        if (left > 0) return holders.set(etag, left)
-        holders.delete(etag)
-        for (const coding of ["br", "gzip"] as const) encoded.delete(etag + coding)
+      const identityOf = (file: ServedFile): Representation | undefined => {
+        const kept = bodies.get(file.etag)
+        if (kept !== undefined) return kept
+        const body = readFile(file.realPath)
+        if (body === undefined) return undefined
+        const etag = etagOf(body)
+        if (etag !== file.etag) {
+          file.etag = etag
+          file.checkedAt = -Infinity
+        }
+        const identity = representation(body, etag, undefined)
+        bodies.set(etag, identity)
+        return identity
       }
+
+      /**
+       * Compress a content once: the requests that arrive while it is being made wait for it
+       * rather than making it again.
+       */
       const encoding = new Map<string, Array<(made: Representation | Error) => void>>()
-      const withEncoded = (
+      const encode = (
         identity: Representation,
         coding: ContentCoding,
         then: (made: Representation | Error) => void
       ) => {
         const key = identity.etag + coding
-        const kept = encoded.get(key)
-        if (kept !== undefined) return then(kept)
         const waiting = encoding.get(key)
         if (waiting !== undefined) return waiting.push(then)
         encoding.set(key, [then])
         made++
         compress(coding, identity.body, (error, body) => {
           const result = error ?? representation(body, `${identity.etag.slice(0, -1)}-${coding}"`, coding)
-          // Kept only while some file still has this content (it may have changed meanwhile).
-          if (!(result instanceof Error) && holders.has(identity.etag)) encoded.set(key, result)
+          if (!(result instanceof Error)) bodies.set(key, result)
           const waiters = encoding.get(key)!
           encoding.delete(key)
           for (const waiter of waiters) waiter(result)
         })
-      }
-
-      /**
-       * A key's file, checked against the disk (realpath inside the root, then stat) at most once
-       * per `recheckMs`: those three system calls were most of the time of a request for a small
-       * file. A file changed or removed is seen within that time; a missing one is looked for every time.
-       */
-      const checked = new Map<string, { readonly entry: CachedFile; readonly at: number }>()
-      const lookup = (key: string): CachedFile | undefined => {
-        const now = performance.now()
-        const known = checked.get(key)
-        if (known !== undefined && now - known.at < recheckMs) return known.entry
-        const file = fileInRoot(rootReal, key)
-        let entry: CachedFile | undefined
-        try {
-          entry = file === undefined ? undefined : readFile(file)
-        } catch {
-          entry = undefined
-        }
-        if (entry === undefined) checked.delete(key)
-        else checked.set(key, { entry, at: now })
-        return entry
-      }
-
-      /** `mirrorKey` by URL path, remembered (decoding and checking segments was 7% of a small request). */
-      const keys = new Map<string, string | undefined>()
-      const keyOf = (urlPath: string) => {
-        if (keys.has(urlPath)) return keys.get(urlPath)
-        const key = mirrorKey(urlPath)
-        if (keys.size >= maxRememberedKeys) keys.clear()
-        keys.set(urlPath, key)
-        return key
       }
 
       const pickFault = (key: string): FaultRule | undefined => {
@@ -474,6 +619,13 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         return undefined
       }
 
+      const countHit = (key: string) => {
+        totalHits++
+        const counter = hitsByPath.get(key)
+        if (counter === undefined) hitsByPath.set(key, { hits: 1 })
+        else counter.hits++
+      }
+
       /** Answer one request (method, URL path and the two headers that matter) through `reply`. */
       const respond = (
         method: string | undefined,
@@ -482,10 +634,13 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         ifNoneMatch: string | undefined,
         reply: Reply
       ) => {
-        const mirrored = method === "GET" || method === "HEAD" ? keyOf(url ?? "/") : undefined
-        const key = mirrored ?? decodeURIComponentSafe(url ?? "")
-        totalHits++
-        hitsByPath.set(key, (hitsByPath.get(key) ?? 0) + 1)
+        const urlPath = url ?? "/"
+        const readable = method === "GET" || method === "HEAD"
+        const known = readable ? served.get(urlPath) : undefined
+        // Decoding and checking segments was 7% of a small request: a known file skips it.
+        const fileKey = known !== undefined ? known.key : readable ? mirrorKey(urlPath) : undefined
+        const key = fileKey ?? decodeURIComponentSafe(url ?? "")
+        countHit(key)
         const fault = pickFault(key)
         if (fault?.status !== undefined) {
           const headers: Record<string, string> = { "content-type": "text/plain" }
@@ -493,14 +648,15 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
           reply.start(fault.status, headers, false)
           return reply.end(`fault ${fault.status}`)
         }
-        const entry = mirrored === undefined ? undefined : lookup(mirrored)
-        if (entry === undefined) {
-          reply.start(404, { "content-type": "text/plain" }, false)
-          return reply.end("Not Found")
-        }
+        const file = fileKey === undefined ? undefined : resolve(urlPath, fileKey, known)
+        if (file === undefined) return notFound(reply)
         const coding = negotiateEncoding(acceptEncoding)
-        if (coding === undefined) return sendRepresentation(reply, entry.identity, method, ifNoneMatch, fault)
-        withEncoded(entry.identity, coding, (made) => sendRepresentation(reply, made, method, ifNoneMatch, fault))
+        const kept = bodies.get(coding === undefined ? file.etag : file.etag + coding)
+        if (kept !== undefined) return sendRepresentation(reply, kept, method, ifNoneMatch, fault)
+        const identity = identityOf(file)
+        if (identity === undefined) return notFound(reply)
+        if (coding === undefined) return sendRepresentation(reply, identity, method, ifNoneMatch, fault)
+        encode(identity, coding, (made) => sendRepresentation(reply, made, method, ifNoneMatch, fault))
       }
       const handle: typeof respond = (method, url, acceptEncoding, ifNoneMatch, reply) => {
         const latency = faults?.latencyMs ?? 0
@@ -510,6 +666,9 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
       const onRequest = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
         // HTTP/2 streams are answered by `onStream`; only HTTP/1.x requests come here.
         if (request.httpVersionMajor >= 2) return
+        const connection = connections.started(request.socket)
+        // `on`, not `once`: a response closes once, and `once`'s wrapper cost 1 µs a request.
+        response.on("close", () => connections.finished(connection))
         handle(
           request.method,
           request.url,
@@ -521,6 +680,8 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
       const onStream = (stream: Http2.ServerHttp2Stream, headers: Http2.IncomingHttpHeaders) => {
         // A stream the client resets must not become an unhandled error event.
         stream.on("error", ignoreError)
+        const connection = connections.started(stream.session)
+        stream.on("close", () => connections.finished(connection))
         handle(
           headers[":method"],
           headers[":path"],
@@ -536,10 +697,12 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         maxSessionMemory: 512,
         settings: { maxConcurrentStreams: 256, initialWindowSize: 4 * 1024 * 1024 }
       }
-      const headersTimeoutMs = options.headersTimeoutMs ?? defaultHeadersTimeoutMs
+      const { headersTimeoutMs } = limits
       const server = protocol === "h1"
         ? Http.createServer({
-          keepAliveTimeout: 120_000,
+          // Our idle rule closes the connection too; Node's keeps the `Keep-Alive: timeout` header
+          // it sends true, so clients stop reusing a connection before it is closed under them.
+          keepAliveTimeout: limits.idleTimeoutMs,
           headersTimeout: headersTimeoutMs,
           requestTimeout: headersTimeoutMs, // a GET has no body: its request is its headers
           // Node checks those timeouts on this interval (30 s by default): a tenth keeps them honest.
@@ -561,16 +724,29 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         server.on("request", onRequest)
         server.on("stream", onStream)
       }
-      server.maxConnections = options.maxConnections ?? defaultMaxConnections
+      server.maxConnections = limits.maxConnections
       const track = (socket: Socket | Http2.Http2Session) => {
         opened++
         sockets.add(socket)
         socket.on("close", () => sockets.delete(socket))
       }
-      if (protocol === "h2") server.on("secureConnection", track)
-      else server.on("connection", track)
+      // The idle rule watches what carries requests: the socket of HTTP/1.1 (plain, or over TLS
+      // when ALPN did not pick h2; Node's own HTTP/2 listener runs first and has decided), else
+      // the HTTP/2 session.
+      if (protocol === "h2") {
+        server.on("secureConnection", (socket: TLSSocket) => {
+          track(socket)
+          if (socket.alpnProtocol !== "h2") connections.add(socket)
+        })
+      } else {
+        server.on("connection", (socket: Socket) => {
+          track(socket)
+          if (protocol === "h1") connections.add(socket)
+        })
+      }
       if (protocol !== "h1") {
         server.on("session", (session: Http2.ServerHttp2Session) => {
+          connections.add(session)
           let streams = 0
           session.on("stream", (stream: Http2.ServerHttp2Stream) => {
             streams++
@@ -596,10 +772,11 @@ const acquire = (options: MirrorOptions): Effect.Effect<MirrorServerService, Err
         const service: MirrorServerService = {
           origin,
           certificate,
-          hits: (path) => (path === undefined ? totalHits : hitsByPath.get(path) ?? 0),
+          hits: (path) => (path === undefined ? totalHits : hitsByPath.peek(path)?.hits ?? 0),
           connectionsOpened: () => opened,
           connectionsOpen: () => sockets.size,
           encodingsMade: () => made,
+          cachedBytes: () => bodies.weight,
           setFaults: (next) => {
             faults = next
             ruleCounters.clear()

@@ -15,10 +15,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Tif1ConfigError } from "./Errors.js"
+import { basicCredentialsProblem, redactSecrets, redactUrl, splitCredentials } from "./UrlCredentials.js"
 
 /**
  * The package version, used in the default user agent.
@@ -38,6 +40,9 @@ export interface Tif1ConfigValues {
   /**
    * Seconds a response may go without a body byte before it is abandoned and sent again (on a
    * new connection for HTTP/1.1), within `timeout`: a stalled transfer costs this, not `timeout`.
+   * An HTTP/2 connection whose requests receive nothing for this long is sent a PING; unanswered
+   * for `stall_timeout` more (at most 5 s), the connection is closed and its requests are sent
+   * again on a new one.
    */
   readonly stallTimeout: number
   /** Retry rounds after the first; 0 = zero-retry mode (each CDN once, no delay). */
@@ -82,20 +87,36 @@ export interface Tif1ConfigValues {
   /** CDN sources in priority order: jsDelivr-shaped base URLs or `{year}` `{gp}` `{session}` `{path}` templates. */
   readonly cdns: ReadonlyArray<string>
   /**
+   * CDN sources of the Stats archive (`TracingInsights-Archive/Stats`: results, qualifying,
+   * sprints, pit stops, lap positions and standings since 1950) in priority order: URL templates
+   * with `{path}`, the file's path in the archive (`2025/events.json`,
+   * `2025/australian-grand-prix/results.json`). Default: jsDelivr, then GitHub raw. Checked as
+   * `cdns` is (`user:password@` sent as Basic auth, `cdn_headers` by URL or name); a source's
+   * health and circuit breaker are its own, apart from the timing data's.
+   */
+  readonly statsCdns: ReadonlyArray<string>
+  /**
    * Extra request headers per CDN, keyed by its configured base URL or its name (host[:port]):
    * `{ "mirror.example:8443": { "Authorization": "Bearer ..." } }`. Never logged or shown.
-   * `user:password@` in a CDN URL is sent as Basic auth the same way.
+   * `user:password@` in a CDN URL is sent as Basic auth the same way, read as the WHATWG URL
+   * parser reads it: the last `@` before the host ends it, the first `:` splits user from password.
    */
   readonly cdnHeaders: Readonly<Record<string, Readonly<Record<string, string>>>>
   /** Seconds before a skipped CDN is probed again (doubling while probes fail, at most 600). */
   readonly cdnRecoveryTimeout: number
-  /** Read HTTP_PROXY, HTTPS_PROXY and NO_PROXY (off by default: a CDN client ignores the environment's proxy unless told). */
+  /**
+   * Read HTTP_PROXY, HTTPS_PROXY and NO_PROXY (off by default: a CDN client ignores the
+   * environment's proxy unless told).
+   */
   readonly trustEnv: boolean
-  /** One proxy URL (`http://host:port`) for every CDN; wins over `trust_env`. Through a proxy, the proxy resolves names. */
+  /**
+   * One proxy URL (`http://[user:password@]host:port`) for every CDN; wins over `trust_env`.
+   * Through a proxy, the proxy resolves names.
+   */
   readonly proxy: string | undefined
   /** Ask jsDelivr for `.min.json`. */
   readonly cdnUseMinification: boolean
-  /** User-Agent header of every request. */
+  /** User-Agent header of every request: what an HTTP header value may hold (no control characters). */
   readonly userAgent: string
   /** Folder of the SQLite cache file. */
   readonly cacheDir: string
@@ -257,6 +278,34 @@ const string = (defaultValue: () => string): KeySpec<string> => ({
   parse: (raw) => (typeof raw === "string" && raw.trim() !== "" ? ok(raw.trim()) : bad("expected a non-empty string"))
 })
 
+/**
+ * Why `value` cannot be sent as an HTTP header value, or `undefined`. RFC 9110 allows visible
+ * ASCII, space, tab and obs-text, and undici sends a string's characters as Latin-1 bytes: so
+ * visible ASCII, space, tab and U+00A0..U+00FF. Refused: C0 controls and DEL (undici refuses the
+ * request, so every request would fail as a retryable protocol error counted against CDN health),
+ * anything above U+00FF (the same), and C1 controls (undici sends them, but no one means them).
+ */
+const headerValueProblem = (value: string): string | undefined => {
+  const found = /[^\t\x20-\x7e\xa0-\xff]/.exec(value)
+  if (found === null) return undefined
+  const code = value.codePointAt(found.index)!
+  const named = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`
+  return code > 0xff
+    ? `has ${named}, above U+00FF, which an HTTP header value cannot hold`
+    : `has a control character (${named}), which an HTTP header value cannot hold`
+}
+
+/** A non-empty string sent as a header value (`user_agent`). */
+const headerValue = (defaultValue: () => string): KeySpec<string> => ({
+  defaultValue,
+  parse: (raw) => {
+    const parsed = string(defaultValue).parse(raw)
+    if (!parsed.ok) return parsed
+    const problem = headerValueProblem(parsed.value)
+    return problem === undefined ? parsed : bad(problem)
+  }
+})
+
 const oneOf = <const A extends string>(defaultValue: A, values: ReadonlyArray<A>): KeySpec<A> => ({
   defaultValue: () => defaultValue,
   parse: (raw) => {
@@ -294,13 +343,16 @@ const headersByCdn = (): KeySpec<Readonly<Record<string, Readonly<Record<string,
     }
     for (const [cdn, headers] of Object.entries(value)) {
       if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
-        return bad(`the headers of ${JSON.stringify(cdn)} must be an object of header -> value`)
+        return bad(`the headers of ${describeValue(cdn)} must be an object of header -> value`)
       }
       for (const [name, header] of Object.entries(headers)) {
-        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return bad(`${JSON.stringify(name)} is not a header name`)
-        if (typeof header !== "string" || /[\r\n\0]/.test(header)) {
-          return bad(`the value of header ${name} for ${JSON.stringify(cdn)} must be a string on one line`)
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return bad(`${describeValue(name)} is not a header name`)
+        if (typeof header !== "string") {
+          return bad(`the value of header ${name} for ${describeValue(cdn)} must be a string`)
         }
+        // The problem names the offending character only, never the value (it may be a secret).
+        const problem = headerValueProblem(header)
+        if (problem !== undefined) return bad(`the value of header ${name} for ${describeValue(cdn)} ${problem}`)
       }
     }
     return ok(value as Record<string, Record<string, string>>)
@@ -312,7 +364,7 @@ const optionalUrl = (): KeySpec<string | undefined> => ({
   parse: (raw) => {
     if (raw === null || raw === "") return ok(undefined)
     if (typeof raw !== "string") return bad("expected a proxy URL such as http://proxy.example:3128")
-    const problem = httpUrlProblem(raw.trim())
+    const problem = httpUrlProblem(raw.trim(), { placeholders: false })
     return problem === undefined ? ok(raw.trim()) : bad(`the proxy URL ${problem}`)
   }
 })
@@ -323,6 +375,9 @@ const optionalRedisUrl = (): KeySpec<string | undefined> => ({
     if (raw === null || raw === "") return ok(undefined)
     const example = "expected a Redis URL such as redis://127.0.0.1:6379/0"
     if (typeof raw !== "string") return bad(example)
+    // ioredis reads the userinfo as the WHATWG parser does and percent-decodes it: the same check.
+    const split = splitCredentials(raw.trim())
+    if (Result.isFailure(split)) return bad(`the Redis URL ${split.failure}`)
     let url: URL
     try {
       url = new URL(raw.trim())
@@ -346,36 +401,66 @@ const list = (
     const items = typeof raw === "string"
       ? raw.split(",").map((item) => item.trim()).filter((item) => item !== "")
       : Array.isArray(raw)
-      ? raw
+      ? raw.map((item: unknown) => (typeof item === "string" ? item.trim() : item))
       : undefined
     if (items === undefined) return bad("expected a list (comma-separated, or a JSON array in a file)")
     if (items.length === 0) return bad("must not be empty")
     for (const item of items) {
       if (typeof item !== "string") return bad(`list item ${JSON.stringify(item)} is not a string`)
       const problem = checkItem(item)
-      if (problem !== undefined) return bad(`list item ${JSON.stringify(item)} ${problem}`)
+      if (problem !== undefined) return bad(`list item ${describeValue(item)} ${problem}`)
     }
     return ok(items as ReadonlyArray<string>)
   }
 })
 
-const httpUrlProblem = (value: string): string | undefined => {
+/**
+ * Why `value` is no usable http(s) URL (a CDN, a proxy, a DoH endpoint), or `undefined`. Its
+ * `user:password@` must be readable as HTTP Basic credentials; with `placeholders`, it may be a
+ * template (`{year}` `{gp}` `{session}` `{path}`, checked on the URL without its userinfo).
+ */
+const httpUrlProblem = (value: string, options: { readonly placeholders: boolean }): string | undefined => {
+  const split = splitCredentials(value)
+  if (Result.isFailure(split)) return split.failure
+  const { credentials, url: withoutUserinfo } = split.success
+  const credentialsProblem = credentials === undefined ? undefined : basicCredentialsProblem(credentials)
+  if (credentialsProblem !== undefined) return credentialsProblem
   let url: URL
   try {
-    url = new URL(value.replaceAll(/\{(year|gp|session|path)\}/g, "x"))
+    url = new URL(
+      options.placeholders ? withoutUserinfo.replaceAll(/\{(year|gp|session|path)\}/g, "x") : withoutUserinfo
+    )
   } catch {
     return "is not a URL"
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL"
-  const unknownPlaceholder = /\{(?!year\}|gp\}|session\}|path\})[^}]*\}/.exec(value)
+  if (!options.placeholders) return undefined
+  const unknownPlaceholder = /\{(?!year\}|gp\}|session\}|path\})[^}]*\}/.exec(withoutUserinfo)
   if (unknownPlaceholder) return `has an unknown placeholder ${unknownPlaceholder[0]}`
-  if (value.includes("{") && !value.includes("{path}")) return "is a template without {path}"
+  if (withoutUserinfo.includes("{") && !withoutUserinfo.includes("{path}")) return "is a template without {path}"
+  return undefined
+}
+
+/**
+ * Why `value` is no usable Stats archive source, or `undefined`: an http(s) URL as for `cdns`, and
+ * a template whose only placeholder is `{path}` (the archive has no sessions, and its folders are
+ * not the timing data's event names, so `{year}` `{gp}` `{session}` would build wrong URLs).
+ */
+const statsUrlProblem = (value: string): string | undefined => {
+  const problem = httpUrlProblem(value, { placeholders: true })
+  if (problem !== undefined) return problem
+  const other = /\{(year|gp|session)\}/.exec(value)
+  if (other !== null) return `has ${other[0]}: a Stats archive template takes {path} only`
+  if (!value.includes("{path}")) {
+    return "is not a template: give the URL with {path} where the file's path in the archive goes " +
+      "(such as https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/{path})"
+  }
   return undefined
 }
 
 const resolverProblem = (value: string): string | undefined => {
   if (value === "standard" || value === "doh://cloudflare" || value === "doh://google") return undefined
-  if (value.startsWith("https://")) return httpUrlProblem(value)
+  if (value.startsWith("https://")) return httpUrlProblem(value, { placeholders: false })
   return "must be standard, doh://cloudflare, doh://google or an https:// DoH endpoint"
 }
 
@@ -387,6 +472,16 @@ const resolverProblem = (value: string): string | undefined => {
 export const defaultCdns: ReadonlyArray<string> = [
   "https://cdn.jsdelivr.net/gh/TracingInsights",
   "https://cdn.staticdelivr.com/gh/TracingInsights/{year}/main/{gp}/{session}/{path}"
+]
+
+/**
+ * The default Stats archive sources: jsDelivr, then GitHub raw (templates with `{path}`).
+ *
+ * @since 0.3.0
+ */
+export const defaultStatsCdns: ReadonlyArray<string> = [
+  "https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/{path}",
+  "https://raw.githubusercontent.com/TracingInsights-Archive/Stats/main/{path}"
 ]
 
 /**
@@ -425,13 +520,14 @@ const keySpecs: { readonly [K in keyof Tif1ConfigValues]: KeySpec<Tif1ConfigValu
   compression: oneOf("auto", ["auto", "on", "off"]),
   maxResponseBytes: number(64 * 1024 * 1024, { min: 1, integer: true }),
   httpResolvers: list(["standard", "doh://cloudflare", "doh://google"], resolverProblem),
-  cdns: list(defaultCdns, httpUrlProblem),
+  cdns: list(defaultCdns, (item) => httpUrlProblem(item, { placeholders: true })),
+  statsCdns: list(defaultStatsCdns, statsUrlProblem),
   cdnHeaders: headersByCdn(),
   cdnRecoveryTimeout: number(30, { min: 0 }),
   cdnUseMinification: boolean(false),
   trustEnv: boolean(false),
   proxy: optionalUrl(),
-  userAgent: string(() => `tif1-effect/${version}`),
+  userAgent: headerValue(() => `tif1-effect/${version}`),
   cacheDir: string(defaultCacheDir),
   enableCache: boolean(true),
   memoryCacheMaxItems: number(1024, { min: 0, integer: true }),
@@ -486,15 +582,36 @@ export const envName = (key: string): string => `TIF1_${snakeCase(key).toUpperCa
 const keyBySnake = new Map(configKeys.map((key) => [snakeCase(key), key] as const))
 
 /**
- * A configured value as it may be shown (errors, `tif1 config`): passwords in URLs and the
- * values of `cdn_headers` replaced by `***`.
+ * Text as it may be shown (errors, log lines, `tif1 config`): the userinfo of every URL in it
+ * masked, `user:***@` or `***@` for a token alone, wherever the last `@` before the host is.
  *
  * @since 0.2.0
  */
-export const redactSecrets = (text: string): string => text.replace(/(\/\/[^/@\s:"]*:)[^/@\s"]*@/g, "$1***@")
+export { redactSecrets }
 
+/**
+ * Characters `JSON.stringify` leaves as they are that a terminal or a log viewer would act on:
+ * DEL, C1 controls, the soft hyphen, bidirectional and zero-width marks, line separators.
+ */
+const unprintable = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g
+
+/** Every URL in a string (one, or a comma-separated list) with its userinfo masked. */
+const redactUrls = (raw: unknown): unknown =>
+  typeof raw === "string"
+    ? raw.split(",").map(redactUrl).join(",")
+    : Array.isArray(raw)
+    ? raw.map(redactUrls)
+    : raw
+
+/**
+ * A configured value as an error shows it: JSON, every URL's userinfo masked (one that was refused
+ * too), and every control or invisible character escaped, so that printing it is safe.
+ */
 const describeValue = (raw: unknown): string =>
-  redactSecrets(typeof raw === "string" ? JSON.stringify(raw) : String(JSON.stringify(raw)))
+  redactSecrets(String(JSON.stringify(redactUrls(raw)))).replace(
+    unprintable,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
 
 /** A config file found on the search path, with its parsed JSON object. */
 interface ConfigFile {

@@ -3,9 +3,12 @@
  * separately), a SQLite file in `cache_dir`, and a Redis server shared by a fleet (`redis_url`),
  * then the network. A lookup walks them in order; a hit in a lower tier fills the tiers above it;
  * writes and negative entries (files missing on every CDN, with a TTL) go to every tier. A row
- * that fails to decode is a miss and is deleted: never a crash, never wrong data. Layers: memory +
- * SQLite (default), memory only, none (`ci_mode` or `enable_cache: false`); the first two over
- * Redis when `redis_url` is set.
+ * that fails to decode is a miss and is deleted: never a crash, never wrong data. What a lower
+ * tier hands back is input (Redis is written by other processes): rows are bounded by
+ * `max_response_bytes` and hold JSON types only, or they are dropped and never copied up. A 304
+ * restarts only the copies holding the validators the request sent. Layers: memory + SQLite
+ * (default), memory only, none (`ci_mode` or `enable_cache: false`); the first two over Redis
+ * when `redis_url` is set.
  *
  * @since 0.1.0
  */
@@ -133,10 +136,20 @@ export interface CacheStats {
 export interface CacheService {
   /** Look a key up: memory, SQLite, Redis (a hit fills the tiers above), then negative entries. */
   readonly get: (key: string) => Effect.Effect<CacheLookup>
-  /** Store a delivered value (frozen in memory, encoded once for SQLite and Redis) with its validators; clears a negative entry. */
+  /**
+   * Store a delivered value (frozen in memory, encoded once for SQLite and Redis) with its
+   * validators; clears a negative entry. Its span (`Cache.set`) names the tiers written
+   * (`tif1.cache.tiers`): a tier that is down, or a value too large for it, is not among them.
+   */
   readonly set: (key: string, value: JsonObject, validators?: Validators) => Effect.Effect<void>
-  /** A CDN confirmed the stored value unchanged (304): its age restarts now. */
-  readonly touch: (key: string) => Effect.Effect<void>
+  /**
+   * A CDN answered 304 to a request that sent `validators`: the age of every stored copy holding
+   * exactly those validators restarts now, and no other copy's (another process may have stored
+   * a different copy in Redis meanwhile, from a mirror that lags). Without `validators`, those of
+   * the copy in this process's memory tier are taken (what `get` delivered here); with none
+   * there, nothing restarts and the file is simply revalidated again next time.
+   */
+  readonly touch: (key: string, validators?: Validators) => Effect.Effect<void>
   /**
    * Remember that a file is missing on every CDN, for `ttlSeconds` (default
    * `missing_payloads_ttl_days`; live sessions remember it for `live_missing_ttl`).
@@ -146,7 +159,9 @@ export interface CacheService {
    * Fleet-wide single flight, for a key `get` missed: with a Redis tier, either this process
    * fetches it (holding a lock the others wait on: run `release` once the answer is stored or has
    * failed) or another process did and its value (or negative entry) is returned. Without one,
-   * always `Lead`.
+   * always `Lead`. Take it as the acquire of `Effect.acquireUseRelease` with `release` as the
+   * release: taken uninterruptibly, a lock always has its release registered, whatever
+   * interrupts the caller (its waits for another process stay interruptible).
    */
   readonly lead: (key: string) => Effect.Effect<FleetLead>
   /** Clear a scope: a kind of file, or a year, event or session. */
@@ -176,6 +191,10 @@ const noRedisStats: CacheStats["redis"] = {
 }
 
 const alwaysLead: FleetLead = { _tag: "Lead", release: Effect.void }
+
+/** Attributes on the current span, only when a tracer is installed (nothing to build otherwise). */
+const annotateWhenTracing = (attributes: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => Telemetry.isTracing(fiber) ? Effect.annotateCurrentSpan(attributes) : Effect.void)
 
 /**
  * Build the cache from its tiers: memory, then `sqlite` and `redis` when given.
@@ -291,11 +310,19 @@ export const make = (options: {
             const entry: StoredEntry = { value: deepFreeze(value), storedAt, validators }
             // Encoded once, on first use, for SQLite and Redis both.
             const row = yield* Effect.cached(RowCodec.encodeRow(key, value))
-            yield* everyTier((store) => Effect.andThen(store.set(key, entry, row), store.clearMissing(key)))
+            const written: Array<CacheStore["tier"]> = []
+            for (const store of tiers) {
+              if (yield* store.set(key, entry, row)) written.push(store.tier)
+              yield* store.clearMissing(key)
+            }
+            yield* annotateWhenTracing({ "tif1.cache.tiers": written })
           })
         ),
-      touch: (key) =>
-        Effect.flatMap(Clock.currentTimeMillis, (storedAt) => everyTier((store) => store.touch(key, storedAt))),
+      touch: (key, validators) =>
+        Effect.flatMap(Clock.currentTimeMillis, (storedAt) => {
+          const sent = validators ?? memory.peek(key)?.validators
+          return sent === undefined ? Effect.void : everyTier((store) => store.touch(key, storedAt, sent))
+        }),
       setMissing: (key, ttlSeconds) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const expiresAt = now + (ttlSeconds === undefined ? ttlMs : ttlSeconds * 1000)
@@ -348,7 +375,8 @@ const openRedis = (
     maxValueBytes: config.redisMaxValueBytes,
     timeout: config.redisTimeout,
     retryAfter: config.redisRetryAfter,
-    lockTtl: config.redisLockTtl
+    lockTtl: config.redisLockTtl,
+    maxResponseBytes: config.maxResponseBytes
   })
 
 /**
@@ -403,7 +431,7 @@ export const layerSqlite: Layer.Layer<Cache, never, Tif1Config> = Layer.effect(
   Cache,
   Effect.gen(function*() {
     const config = yield* Tif1Config
-    const sqlite = yield* SqliteStore.open(config.cacheDir)
+    const sqlite = yield* SqliteStore.open(config.cacheDir, { maxResponseBytes: config.maxResponseBytes })
     return yield* make({ ...memoryOptions(config), sqlite, redis: yield* openRedis(config) })
   })
 )

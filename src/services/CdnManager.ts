@@ -2,7 +2,8 @@
  * `CdnManager`: the CDN sources in priority order and their health. A source is skipped after 3
  * consecutive failures and probed again after a cooldown (`cdn_recovery_timeout`, doubling while
  * probes fail, at most 10 minutes): never gone for the life of the process. A success resets it.
- * A 404 is an answer, not a failure, and never counts.
+ * A 404 is an answer, not a failure, and never counts. `user:password@` in a CDN URL is cut out
+ * of it here (read as the WHATWG URL parser reads it, see `UrlCredentials`) and sent as Basic auth.
  *
  * @since 0.1.0
  */
@@ -11,8 +12,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Result from "effect/Result"
 import { Tif1Config } from "../schema/Config.js"
 import { type DataRequest, parseSourceShape, type SourceShape, urlFor } from "../schema/DataRequest.js"
+import { Tif1ConfigError } from "../schema/Errors.js"
+import { basicAuthorization, basicCredentialsProblem, redactUrl, splitCredentials } from "../schema/UrlCredentials.js"
 import { cdnSkipped } from "./internal/telemetry.js"
 
 /**
@@ -92,18 +96,30 @@ export const failuresBeforeSkip = 3
 export const maxCooldownSeconds = 600
 
 /**
- * A CDN URL without its `user:password@`, and that as a Basic `authorization` value
- * (percent-decoded, as browsers and curl do).
+ * A configured CDN URL without its `user:password@`, and that as a Basic `authorization` value;
+ * or the `Tif1ConfigError` saying why it cannot be read. `Tif1Config` refuses such a URL already;
+ * this guards `make` called with strings that never went through it.
  */
-const splitCredentials = (configured: string): { readonly url: string; readonly credentials: string | undefined } => {
-  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i.exec(configured)
-  if (match === null) return { url: configured, credentials: undefined }
-  const [user = "", password = ""] = match[2]!.split(":")
-  const decoded = `${decodeURIComponent(user)}:${decodeURIComponent(password)}`
-  return {
-    url: match[1]! + configured.slice(match[0].length),
-    credentials: `Basic ${Buffer.from(decoded, "utf8").toString("base64")}`
-  }
+const readSource = (
+  configured: string
+): Result.Result<{ readonly url: string; readonly authorization: string | undefined }, Tif1ConfigError> => {
+  const refused = (reason: string) =>
+    Result.fail(
+      new Tif1ConfigError({
+        key: "cdns",
+        source: "CdnManager.make",
+        value: JSON.stringify(redactUrl(configured)),
+        reason
+      })
+    )
+  const split = splitCredentials(configured)
+  if (Result.isFailure(split)) return refused(split.failure)
+  const { credentials, url } = split.success
+  if (credentials === undefined) return Result.succeed({ url, authorization: undefined })
+  const problem = basicCredentialsProblem(credentials)
+  return problem === undefined
+    ? Result.succeed({ url, authorization: basicAuthorization(credentials) })
+    : refused(problem)
 }
 
 const nameOf = (value: string): string => {
@@ -115,7 +131,8 @@ const nameOf = (value: string): string => {
 }
 
 /**
- * Build the manager from configured CDN strings.
+ * Build the manager from configured CDN strings; one whose `user:password@` cannot be read
+ * fails with a `Tif1ConfigError` naming `cdns`.
  *
  * @since 0.1.0
  */
@@ -125,21 +142,27 @@ export const make = (options: {
   readonly minify: boolean
   /** `cdn_headers`: by configured URL or name. */
   readonly headers?: Readonly<Record<string, Readonly<Record<string, string>>>>
-}): Effect.Effect<CdnManagerService> =>
-  Effect.sync(() => {
+}): Effect.Effect<CdnManagerService, Tif1ConfigError> =>
+  Effect.suspend(() => {
+    const read: Array<{ readonly url: string; readonly authorization: string | undefined }> = []
+    for (const configured of options.cdns) {
+      const source = readSource(configured)
+      if (Result.isFailure(source)) return Effect.fail(source.failure)
+      read.push(source.success)
+    }
     const headersByName = new Map<string, Readonly<Record<string, string>>>()
     const initial = (): ReadonlyArray<CdnSource> => {
       const seen = new Map<string, number>()
       headersByName.clear()
       return options.cdns.map((configured, priority) => {
-        const { credentials, url: baseUrl } = splitCredentials(configured)
+        const { authorization, url: baseUrl } = read[priority]!
         const host = nameOf(baseUrl)
         const count = (seen.get(host) ?? 0) + 1
         seen.set(host, count)
         const name = count === 1 ? host : `${host}#${count}`
         const given = options.headers?.[configured] ?? options.headers?.[baseUrl] ?? options.headers?.[name]
         const headers: Record<string, string> = {}
-        if (credentials !== undefined) headers.authorization = credentials
+        if (authorization !== undefined) headers.authorization = authorization
         for (const [header, value] of Object.entries(given ?? {})) headers[header.toLowerCase()] = value
         if (Object.keys(headers).length > 0) headersByName.set(name, headers)
         return {
@@ -194,7 +217,7 @@ export const make = (options: {
       source.failures === 0 && source.skippedUntil === undefined &&
       source.cooldownSeconds === options.recoveryTimeoutSeconds
 
-    return {
+    return Effect.succeed<CdnManagerService>({
       sources: Effect.sync(() => state),
       available,
       urlFor: (source, request) => urlFor(source.shape, request, options.minify),
@@ -252,15 +275,15 @@ export const make = (options: {
         )
       ),
       reset: Effect.sync(() => set(initial()))
-    }
+    })
   })
 
 /**
- * The manager from config (`cdns`, `cdn_recovery_timeout`, `cdn_use_minification`).
+ * The manager from config (`cdns`, `cdn_recovery_timeout`, `cdn_use_minification`, `cdn_headers`).
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<CdnManager, never, Tif1Config> = Layer.effect(
+export const layer: Layer.Layer<CdnManager, Tif1ConfigError, Tif1Config> = Layer.effect(
   CdnManager,
   Effect.flatMap(
     Tif1Config,

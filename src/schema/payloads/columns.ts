@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
-import { knownNumericColumns } from "./knownNumeric.js"
+import { isKnownNumeric, knownZeroOneAsBooleans } from "./knownNumeric.js"
 
 /**
  * How one column's values decode. A trailing `?` allows missing values: `null` and the strings
@@ -98,7 +98,7 @@ export const showValue = (value: unknown): string => {
  * some value is anything else. One tight loop into a fresh array: the general path hands every
  * value to a converter (boxing each double of a double array on the way) and writes booleans into
  * a copy of the number array (which V8 then converts to a generic one): 130 MB of garbage in a warm
- * session load.
+ * session load. Columns the row codec built take `knownZeroOneAsBooleans` instead.
  */
 const zeroOneAsBooleans = (values: ReadonlyArray<unknown>): Array<boolean> | undefined => {
   const booleans = new Array<boolean>(values.length)
@@ -157,12 +157,11 @@ export const decodeColumn = (
   values: ReadonlyArray<unknown>,
   kind: ColumnKind
 ): { readonly values: ReadonlyArray<unknown> } | { readonly error: string } => {
-  if ((kind === "number" || kind === "number?") && knownNumericColumns.has(values as ReadonlyArray<number>)) {
-    return { values }
-  }
+  // A column the row codec built holds numbers by construction (knownNumeric.ts).
+  if ((kind === "number" || kind === "number?") && isKnownNumeric(values)) return { values }
   if (alreadyTyped[kind]?.(values) === true) return { values }
   if (kind === "boolean" || kind === "boolean?") {
-    const booleans = zeroOneAsBooleans(values)
+    const booleans = knownZeroOneAsBooleans(values) ?? zeroOneAsBooleans(values)
     if (booleans !== undefined) return { values: booleans }
   }
   const convert = converters[kind]
@@ -192,6 +191,37 @@ export interface TableSpec {
   readonly scalars?: Readonly<Record<string, "string" | "number" | "string?" | "number?">>
 }
 
+/** A table spec as `decodeTable` walks it: its entries listed once, not on every call. */
+interface CompiledSpec {
+  readonly columns: ReadonlyArray<readonly [string, ColumnKind]>
+  readonly optional: ReadonlySet<string>
+  readonly scalars: ReadonlyArray<readonly [string, "string" | "number", boolean]>
+}
+
+/**
+ * Compiled specs, by spec. The payload modules keep theirs as constants, so a warm session load
+ * (a thousand telemetry files) compiles the telemetry spec once rather than listing its entries
+ * and building its set of optional columns for every file.
+ */
+const compiledSpecs = new WeakMap<TableSpec, CompiledSpec>()
+
+const compile = (spec: TableSpec): CompiledSpec => {
+  let compiled = compiledSpecs.get(spec)
+  if (compiled === undefined) {
+    compiled = {
+      columns: Object.entries(spec.columns),
+      optional: new Set(spec.optional ?? []),
+      scalars: Object.entries(spec.scalars ?? {}).map(([name, kind]) => [
+        name,
+        kind.replace("?", "") as "string" | "number",
+        kind.endsWith("?")
+      ])
+    }
+    compiledSpecs.set(spec, compiled)
+  }
+  return compiled
+}
+
 /**
  * Decode a column table. Unknown extra columns are kept (new channels must not vanish) and
  * length-checked like the others.
@@ -206,7 +236,7 @@ export const decodeTable = (
     return { error: `${spec.name}: expected an object of columns` }
   }
   const source = input as Record<string, unknown>
-  const optional = new Set(spec.optional ?? [])
+  const { columns, optional, scalars } = compile(spec)
   const output: Record<string, unknown> = {}
   let length: number | undefined
   let lengthColumn = ""
@@ -220,7 +250,7 @@ export const decodeTable = (
       ? undefined
       : `${spec.name}: columns differ in length: "${lengthColumn}" has ${length}, "${name}" has ${values.length}`
   }
-  for (const [name, kind] of Object.entries(spec.columns)) {
+  for (const [name, kind] of columns) {
     const values = source[name]
     if (values === undefined) {
       if (optional.has(name)) continue
@@ -233,22 +263,25 @@ export const decodeTable = (
     if ("error" in decoded) return { error: `${spec.name}: ${decoded.error}` }
     output[name] = decoded.values
   }
-  for (const [name, kind] of Object.entries(spec.scalars ?? {})) {
+  for (const [name, type, optionalScalar] of scalars) {
     const value = source[name]
-    const type = kind.replace("?", "")
-    if (value === undefined && kind.endsWith("?")) continue
+    if (value === undefined && optionalScalar) continue
     if (typeof value !== type) {
       return { error: `${spec.name}: field "${name}" must be a ${type}, got ${showValue(value)}` }
     }
     output[name] = value
   }
-  for (const [name, value] of Object.entries(source)) {
-    if (name in output || name in spec.columns) continue
+  for (const name in source) {
+    // Own keys only: `in` would also see `Object.prototype`'s (a column named "constructor").
+    if (Object.hasOwn(output, name) || Object.hasOwn(spec.columns, name)) continue
+    const value = source[name]
     if (Array.isArray(value)) {
       const lengthError = checkLength(name, value)
       if (lengthError !== undefined) return { error: lengthError }
     }
-    output[name] = value
+    // A `__proto__` key is data: defined, not assigned (which would set the output's prototype).
+    if (name === "__proto__") Object.defineProperty(output, name, { value, enumerable: true, writable: true })
+    else output[name] = value
   }
   return { value: output }
 }

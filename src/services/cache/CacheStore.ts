@@ -8,7 +8,8 @@ import type * as Effect from "effect/Effect"
 import { isTelemetryPath } from "../../schema/DataRequest.js"
 
 /**
- * A JSON object as delivered: frozen (numeric columns excepted, see `deepFreeze`), so no caller can change what the next one gets.
+ * A JSON object as delivered: frozen (numeric columns excepted, see `deepFreeze`), so no caller
+ * can change what the next one gets.
  *
  * @since 0.1.0
  */
@@ -25,17 +26,28 @@ export interface Validators {
 }
 
 /**
+ * Whether a 304 answering a request that sent `sent` confirms a copy stored with `stored`: both
+ * validators equal (a copy with the same ETag and another Last-Modified is another copy), and at
+ * least one sent (a request without validators is not conditional, so no 304 answers it).
+ *
+ * @since 0.2.0
+ */
+export const confirms = (sent: Validators, stored: Validators): boolean =>
+  (sent.etag !== undefined || sent.lastModified !== undefined) &&
+  sent.etag === stored.etag && sent.lastModified === stored.lastModified
+
+/**
  * A value as a persistent store keeps it, encoded by `RowCodec`.
  *
  * @since 0.2.0
  */
 export interface EncodedRow {
-  /** How the body is stored: the bits `RowCodec` defines (deflated, V8, numeric columns, checksum kind). */
+  /** How the body is stored: the bits `RowCodec` defines (columnar or earlier formats, checksum kind). */
   readonly encoding: number
-  /** Bytes of the body before compression. */
+  /** Bytes of the body decoded (its sections decompressed): what `max_response_bytes` bounds. */
   readonly size: number
   readonly checksum: string
-  /** The stored bytes (deflated when `encoding` has bit 0). */
+  /** The stored bytes. */
   readonly body: Uint8Array
 }
 
@@ -104,7 +116,8 @@ export const emptySizes: StoreSizes = {
  * One tier. No method fails: a store that cannot answer logs why and answers "not here" (the
  * cache is an optimization, it never fails a fetch). Persistent stores encode values with
  * `RowCodec`; `set` is handed the encoded row lazily, so a value written to SQLite and Redis is
- * serialized and deflated once.
+ * encoded once. A persistent store's `get` hands back only values that decoded
+ * (bounded size, JSON types): the rows `Cache` copies into the tiers above are those.
  *
  * @since 0.2.0
  */
@@ -114,9 +127,14 @@ export interface CacheStore {
   readonly get: (key: string) => Effect.Effect<StoredEntry | undefined>
   /** The entries of several keys, in their order (one round trip where the store can). */
   readonly getMany: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<StoredEntry | undefined>>
-  readonly set: (key: string, entry: StoredEntry, row: Effect.Effect<EncodedRow, Error>) => Effect.Effect<void>
-  /** Restart a stored entry's age (a CDN answered 304); nothing when the key is not stored. */
-  readonly touch: (key: string, storedAt: number) => Effect.Effect<void>
+  /** Store an entry; whether this store now holds it (false: down, too large, or a failed write, logged). */
+  readonly set: (key: string, entry: StoredEntry, row: Effect.Effect<EncodedRow, Error>) => Effect.Effect<boolean>
+  /**
+   * Restart a stored entry's age: a CDN answered 304 to a request that sent `sent`. Only a copy
+   * those validators `confirms` is restarted (another process may have stored another copy
+   * under the key); nothing when the key is not stored.
+   */
+  readonly touch: (key: string, storedAt: number, sent: Validators) => Effect.Effect<void>
   readonly remove: (key: string) => Effect.Effect<void>
   /** Whether the key is remembered as missing at Clock time `now`. */
   readonly getMissing: (key: string, now: number) => Effect.Effect<boolean>

@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import { isTelemetryPath } from "../../schema/DataRequest.js"
-import { type CacheStore, scopeMatches, type StoredEntry } from "./CacheStore.js"
+import { type CacheStore, confirms, scopeMatches, type StoredEntry } from "./CacheStore.js"
 
 /** An LRU over a Map's insertion order: a read moves the entry to the back. */
 class Lru<V> {
@@ -20,11 +20,13 @@ class Lru<V> {
     }
     return value
   }
-  set(key: string, value: V): void {
-    if (this.capacity <= 0) return
+  /** Whether it was stored (an LRU of capacity 0 keeps nothing). */
+  set(key: string, value: V): boolean {
+    if (this.capacity <= 0) return false
     this.map.delete(key)
     this.map.set(key, value)
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!)
+    return true
   }
   delete(key: string): void {
     this.map.delete(key)
@@ -83,10 +85,10 @@ export const make = (options: { readonly maxItems: number; readonly maxTelemetry
     get: (key) => Effect.sync(() => peek(key)),
     getMany: (keys) => Effect.sync(() => keys.map(peek)),
     set: (key, entry) => Effect.sync(() => store(key, entry)),
-    touch: (key, storedAt) =>
+    touch: (key, storedAt, sent) =>
       Effect.sync(() => {
         const entry = peek(key)
-        if (entry !== undefined) store(key, { ...entry, storedAt })
+        if (entry !== undefined && confirms(sent, entry.validators)) store(key, { ...entry, storedAt })
       }),
     remove: (key) => Effect.sync(() => lruFor(key).delete(key)),
     getMissing: (key, now) =>

@@ -11,6 +11,12 @@
  * `redis_retry_after` seconds on the Clock and tried again; a value that does not decode is a miss
  * and is deleted.
  *
+ * What the server hands back is input: any client of it can write a row and compute its
+ * checksum. A row stating more than `max_response_bytes` is not decompressed, a value holding
+ * anything but JSON types is refused (`RowCodec.decodeRow`), and a refused value is never handed
+ * to the tiers above. A 304 restarts a stored value's age only where its validators are the ones
+ * the request sent (compared on the server, in the script that rewrites the time).
+ *
  * The client is `ioredis` (an optional peer dependency, loaded only when `redis_url` is set): replies
  * as Buffers per command (`getBuffer`), a per-command timeout, no offline queue (a command while the
  * connection is down fails at once instead of waiting), and automatic pipelining, which puts the
@@ -110,6 +116,11 @@ export interface RedisStore extends CacheStore {
    * Fleet-wide single flight for a key no tier has: take the fleet lock, or wait (at most the
    * lock's TTL, polling) for the process holding it to store the value or a negative entry. A
    * lock that disappears without a value (its holder failed or died) is taken over.
+   *
+   * Run uninterruptibly (as the acquire of `Effect.acquireUseRelease`, with `release` as its
+   * release), taking the lock and registering its release are one step an interruption cannot
+   * split: the `SET NX` is waited for, never abandoned with the lock set behind it, and a lock
+   * taken reaches the caller. The waits for another process stay interruptible.
    */
   readonly lead: (key: string) => Effect.Effect<FleetLead>
   readonly stats: () => RedisStats
@@ -124,16 +135,25 @@ export interface RedisStoreOptions {
   readonly url: string
   readonly keyPrefix: string
   readonly maxValueBytes: number
+  /** A row stating a larger value is not decompressed; a value whose row would be larger is not written. */
+  readonly maxResponseBytes: number
   /** Seconds. */
   readonly timeout: number
   readonly retryAfter: number
   readonly lockTtl: number
 }
 
-/** Write the 8 bytes of a new storage time into a stored value, only if the key exists. */
-const touchScript = `if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('SETRANGE', KEYS[1], ARGV[1], ARGV[2]) end
-return 0`
+/**
+ * Write the 8 bytes of a new storage time (ARGV[2] at offset ARGV[1]) into a stored row, only if
+ * it is a tif1 row whose validators section (after the checksum, whose length is the byte at
+ * ARGV[3]) is ARGV[4] byte for byte: another process may have stored another copy since.
+ */
+const touchScript = `if redis.call('GETRANGE', KEYS[1], 0, 3) ~= 'T1R1' then return 0 end
+local length = redis.call('GETRANGE', KEYS[1], ARGV[3], ARGV[3])
+if #length ~= 1 then return 0 end
+local from = ARGV[3] + 1 + string.byte(length)
+if redis.call('GETRANGE', KEYS[1], from, from + #ARGV[4] - 1) ~= ARGV[4] then return 0 end
+return redis.call('SETRANGE', KEYS[1], ARGV[1], ARGV[2])`
 
 /** Delete the lock only if it is still ours (it may have expired and been taken by another process). */
 const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -238,7 +258,10 @@ export const make = (
       const decoded = Result.flatMap(
         RowCodec.unframeRow(framed),
         ({ row, storedAt, validators }) =>
-          Result.map(RowCodec.decodeRow(key, row), (value): StoredEntry => ({ value, storedAt, validators, row }))
+          Result.map(
+            RowCodec.decodeRow(key, row, options.maxResponseBytes),
+            (value): StoredEntry => ({ value, storedAt, validators, row })
+          )
       )
       if (Result.isSuccess(decoded)) return Effect.succeed(decoded.success)
       counters.corruptValuesDropped++
@@ -253,13 +276,18 @@ export const make = (
 
     const invalidate = (scope: CacheScope | SessionScope): Effect.Effect<void> => {
       if (scope === "memory") return Effect.void
-      const pattern = `${options.keyPrefix}[vm]:${typeof scope === "object" ? escapeGlob(scopePrefix(scope)) : ""}*`
+      // The prefix is escaped too: `team?:` must not match another fleet's `teamA:` keys.
+      const pattern = `${escapeGlob(options.keyPrefix)}[vm]:${
+        typeof scope === "object" ? escapeGlob(scopePrefix(scope)) : ""
+      }*`
       const stripped = (name: string) => name.slice(options.keyPrefix.length + 2)
       return run("invalidate", async () => {
         let cursor = "0"
         for (let page = 0; page < maxScanPages; page++) {
           const [next, names] = await client.scan(cursor, "MATCH", pattern, "COUNT", 1000)
-          const doomed = names.filter((name) => scopeMatches(scope, stripped(name)))
+          const doomed = names.filter((name) =>
+            name.startsWith(options.keyPrefix) && scopeMatches(scope, stripped(name))
+          )
           if (doomed.length > 0) await client.unlink(...doomed)
           cursor = next
           if (cursor === "0") return
@@ -337,6 +365,7 @@ export const make = (
             return { _tag: "Lead", release }
           }
           // Another process is fetching it: wait for its value, its negative entry or its lock to go.
+          // Nothing is held while waiting: interruptible even where the lead is taken uninterruptibly.
           for (;;) {
             if ((yield* Clock.currentTimeMillis) >= deadline) {
               yield* Effect.logDebug(
@@ -344,11 +373,11 @@ export const make = (
               )
               return noRelease
             }
-            yield* nap(key, pollMs)
+            yield* Effect.interruptible(nap(key, pollMs))
             pollMs = Math.min(pollMs * 2, pollMaxMs)
-            const settled = yield* settledBy(key)
+            const settled = yield* Effect.interruptible(settledBy(key))
             if (settled !== undefined) return settled
-            const locked = yield* run("read", () => client.exists(lockKey(key)), 0)
+            const locked = yield* Effect.interruptible(run("read", () => client.exists(lockKey(key)), 0))
             if (locked === 0) break // its holder finished without a value, or died: take over
           }
         }
@@ -369,22 +398,39 @@ export const make = (
         Effect.gen(function*() {
           const row = entry.row ?? (yield* encoded)
           const framed = RowCodec.frameRow(row, entry.storedAt, entry.validators)
-          if (framed.byteLength > options.maxValueBytes) {
+          if (framed.byteLength > options.maxValueBytes || row.size > options.maxResponseBytes) {
             counters.tooLarge++
-            return yield* Effect.logDebug(
-              `cache: ${key} is ${framed.byteLength} bytes stored, over redis_max_value_bytes; kept in the local tiers`
+            yield* Effect.logDebug(
+              `cache: ${key} is ${framed.byteLength} bytes stored (${row.size} encoded), over redis_max_value_bytes ` +
+                "or max_response_bytes; kept in the local tiers"
             )
+            return false
           }
-          yield* run("write", () => client.set(valueKey(key), framed), null)
+          return (yield* run("write", () => client.set(valueKey(key), framed), null)) === "OK"
         }).pipe(
-          Effect.catch((error) => Effect.logWarning(`cache: cannot encode ${key} for Redis: ${error.message}`))
+          Effect.catch((error) =>
+            Effect.as(Effect.logWarning(`cache: cannot encode ${key} for Redis: ${error.message}`), false)
+          )
         ),
-      touch: (key, storedAt) => {
+      touch: (key, storedAt, sent) => {
+        if (sent.etag === undefined && sent.lastModified === undefined) return Effect.void
         const bytes = Buffer.allocUnsafe(8)
         bytes.writeDoubleBE(storedAt)
-        return Effect.asVoid(
-          run("touch", () => client.eval(touchScript, 1, valueKey(key), RowCodec.framedStoredAtOffset, bytes), 0)
-        )
+        const section = RowCodec.framedValidators(sent)
+        return Effect.asVoid(run(
+          "touch",
+          () =>
+            client.eval(
+              touchScript,
+              1,
+              valueKey(key),
+              RowCodec.framedStoredAtOffset,
+              bytes,
+              RowCodec.framedChecksumLengthOffset,
+              section
+            ),
+          0
+        ))
       },
       remove: (key) => Effect.asVoid(run("delete", () => client.del(valueKey(key)), 0)),
       getMissing: (key) => Effect.map(run("read", () => client.exists(missingKey(key)), 0), (found) => found === 1),
@@ -401,7 +447,9 @@ export const make = (
           const pending = leading.get(key)
           if (pending !== undefined) {
             // The process's own lead: the fetch it starts is shared locally (Fetcher's flights).
-            return Effect.map(Deferred.await(pending), (lead) => lead._tag === "Lead" ? noRelease : lead)
+            return Effect.interruptible(
+              Effect.map(Deferred.await(pending), (lead) => lead._tag === "Lead" ? noRelease : lead)
+            )
           }
           const deferred = Deferred.makeUnsafe<FleetLead>()
           leading.set(key, deferred)

@@ -1,32 +1,49 @@
 /**
- * How a persistent tier stores a value: V8 serialization with every telemetry column packed as a
- * `Float64Array`, deflated above a few KB, with a checksum over the key and the value. Shared by
- * the SQLite and Redis stores, so a row means the same in both; rows written by earlier
- * versions (JSON text, SHA-1 checksums, unkeyed checksums) still decode.
+ * How a persistent tier stores a value: a row is an encoding (bit flags), the size of its decoded
+ * body, a checksum over the key and that body, and the stored body. Shared by the SQLite and Redis
+ * stores, so a row means the same in both.
+ *
+ * Rows written from 0.3 on have a columnar body (`ColumnarBody.ts`): numeric columns as
+ * contiguous typed bytes read back as views, the rest as JSON text. Rows written by earlier
+ * versions (JSON text, V8 serialization with `Float64Array` columns, SHA-1 checksums, unkeyed
+ * checksums) still decode (`LegacyBody.ts`); a row of the columnar format has a version byte of
+ * its own, so a later format can be told apart.
+ *
+ * A row is input, not evidence: another process wrote it (Redis), and anyone who can write a row
+ * can compute its checksum. So decoding bounds the row's stated size before decompressing it, and
+ * accepts a value only if it holds JSON types (plus the columns this codec writes).
  *
  * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Crypto from "node:crypto"
-import * as V8 from "node:v8"
 import * as Zlib from "node:zlib"
-import { knownNumericColumns } from "../../schema/payloads/knownNumeric.js"
-import { parseJsonBytes } from "../internal/json.js"
 import type { EncodedRow, JsonObject, Validators } from "./CacheStore.js"
-
-/** Values at or above this size are stored deflated (zlib format: adler-32 checked on inflate). */
-export const compressAboveBytes = 4096
+import * as ColumnarBody from "./ColumnarBody.js"
+import { decodeLegacyBody } from "./LegacyBody.js"
 
 /**
- * How a row's body is stored: bit 0 = deflated, bit 1 = V8 serialization (`node:v8`) of the
- * parsed value instead of the JSON text, bit 2 = with every all-number array (a telemetry
- * column) serialized as a `Float64Array`, bit 3 = CRC-32 checksum instead of SHA-1, bit 4 = the
- * checksum covers the row's key too (two rows' values swapped no longer read as each other's
- * files). New rows set bits 1 to 4 (and 0 when large). V8 writes a plain array element by element and reads every
- * double back boxed; a typed array is one block of bytes, and turning it back into an array of
- * unboxed doubles costs a fraction of that (a telemetry file: 135 µs against 456 µs; `JSON.parse`
- * of its text: 1,600 µs on the same machine).
+ * Text sections at or above this size are stored compressed (`ColumnarBody.ts`).
+ *
+ * @since 0.1.0
+ */
+export const compressAboveBytes = ColumnarBody.compressAboveBytes
+
+/**
+ * How a decoded value holds its numeric columns (`ColumnarBody.ColumnRepresentation`).
+ *
+ * @since 0.3.0
+ */
+export type ColumnRepresentation = ColumnarBody.ColumnRepresentation
+
+/**
+ * How a row's body is stored, as bits: 0 = deflated, 1 = V8 serialization (`node:v8`) of the
+ * parsed value instead of the JSON text, 2 = with every all-number array serialized as a
+ * `Float64Array`, 3 = CRC-32 checksum instead of SHA-1, 4 = the checksum covers the row's key too
+ * (two rows' values swapped no longer read as each other's files), 5 = a columnar body
+ * (`ColumnarBody.ts`, which compresses its sections itself; bits 0 to 2 unset). Rows of 0.1 and
+ * 0.2 have bits 0 to 4; rows written now have bits 3, 4 and 5.
  */
 const encodingDeflated = 1
 const encodingV8 = 2
@@ -34,7 +51,8 @@ const encodingNumericColumns = 4
 /** CRC-32 as 8 hex digits costs a fifth of SHA-1 (base64), which earlier rows carry. */
 const encodingCrc32 = 8
 const encodingKeyedChecksum = 16
-const storedEncoding = encodingV8 | encodingNumericColumns | encodingCrc32 | encodingKeyedChecksum
+const encodingColumnar = 32
+const storedEncoding = encodingColumnar | encodingCrc32 | encodingKeyedChecksum
 
 /**
  * A value as a persistent store keeps it (the type lives with the store interface, `CacheStore.ts`).
@@ -43,99 +61,79 @@ const storedEncoding = encodingV8 | encodingNumericColumns | encodingCrc32 | enc
  */
 export type { EncodedRow } from "./CacheStore.js"
 
-/**
- * zlib on libuv's thread pool: deflating a 180 KB telemetry file takes about 2 ms, which on the
- * event loop would stall every request in flight; there it runs beside them.
- */
-const deflateOnThreadPool = (input: Uint8Array, options: Zlib.ZlibOptions): Effect.Effect<Uint8Array, Error> =>
-  Effect.callback<Uint8Array, Error>((resume) => {
-    Zlib.deflate(
-      input,
-      options,
-      (error, result) => resume(error === null ? Effect.succeed(result) : Effect.fail(error))
-    )
-  })
-
-/**
- * A copy of `value` with every non-empty all-number array as a `Float64Array` (JSON never has
- * typed arrays). Arrays are iterated, not indexed, so the delivered ones stay unboxed (`columns.ts`).
- */
-const packNumericColumns = (value: unknown): unknown => {
-  if (value === null || typeof value !== "object") return value
-  if (Array.isArray(value)) {
-    // A plain loop and the array constructor: `every` and `Float64Array.from` cost twice as much.
-    let numeric = value.length > 0
-    for (const item of value) {
-      if (typeof item !== "number") {
-        numeric = false
-        break
-      }
-    }
-    return numeric ? new Float64Array(value) : value.map(packNumericColumns)
-  }
-  const copy: Record<string, unknown> = {}
-  for (const key in value) copy[key] = packNumericColumns((value as Record<string, unknown>)[key])
-  return copy
-}
-
-/** The inverse of `packNumericColumns`, in place on a freshly deserialized value. */
-const unpackNumericColumns = (value: unknown): unknown => {
-  if (value === null || typeof value !== "object") return value
-  if (value instanceof Float64Array) {
-    const column = new Array<number>(value.length)
-    for (let index = 0; index < value.length; index++) column[index] = value[index]!
-    knownNumericColumns.add(column)
-    return column
-  }
-  const container = value as Record<string, unknown>
-  for (const key in container) container[key] = unpackNumericColumns(container[key])
-  return value
+/** CRC-32 as 8 hex digits, over the parts in order, seeded with the key's CRC-32 when `keyed`. */
+const crc32Of = (parts: ReadonlyArray<Uint8Array>, key: string, keyed: boolean): string => {
+  let crc = keyed ? Zlib.crc32(key) : 0
+  for (const part of parts) crc = Zlib.crc32(part, crc)
+  return crc.toString(16).padStart(8, "0")
 }
 
 /**
- * The checksum a row's encoding names, over its key (bit 4) and its body. It catches damage, not
- * tampering: CRC-32 misses one random corruption in four billion, and deflated rows are also
- * checked by zlib's adler-32.
+ * The checksum a legacy row's encoding names, over its key (bit 4) and its body. It catches
+ * damage, not tampering: CRC-32 misses one random corruption in four billion, and deflated rows
+ * are also checked by zlib's adler-32.
  */
-const checksumOf = (encoding: number, bytes: Uint8Array, key: string): string => {
-  if ((encoding & encodingCrc32) === 0) return Crypto.createHash("sha1").update(bytes).digest("base64")
-  const seed = (encoding & encodingKeyedChecksum) !== 0 ? Zlib.crc32(key) : 0
-  return Zlib.crc32(bytes, seed).toString(16).padStart(8, "0")
-}
+const checksumOf = (encoding: number, bytes: Uint8Array, key: string): string =>
+  (encoding & encodingCrc32) === 0
+    ? Crypto.createHash("sha1").update(bytes).digest("base64")
+    : crc32Of([bytes], key, (encoding & encodingKeyedChecksum) !== 0)
 
 /**
- * A value as a row, deflated on the thread pool when large.
+ * A value as a row: a columnar body, its checksum over the key and every decoded section.
  *
  * @since 0.2.0
  */
 export const encodeRow = (key: string, value: JsonObject): Effect.Effect<EncodedRow, Error> =>
-  Effect.suspend(() => {
-    const body = V8.serialize(packNumericColumns(value))
-    const compressed = body.byteLength >= compressAboveBytes
-    const encoding = storedEncoding | (compressed ? encodingDeflated : 0)
-    const checksum = checksumOf(encoding, body, key)
-    if (!compressed) return Effect.succeed({ encoding, size: body.byteLength, checksum, body })
-    // Level 1 with the largest hash memory: 15-35% faster than the default memLevel on
-    // telemetry rows for 1% more bytes; inflating is the same either way.
-    return Effect.map(
-      deflateOnThreadPool(body, { level: 1, memLevel: 9, chunkSize: body.byteLength }),
-      (deflated) => ({ encoding, size: body.byteLength, checksum, body: deflated })
-    )
-  })
+  Effect.map(ColumnarBody.pack(value), (packed) => ({
+    encoding: storedEncoding,
+    size: packed.size,
+    checksum: crc32Of(packed.decoded, key, true),
+    body: packed.body
+  }))
 
-const isObject = (value: unknown): value is JsonObject =>
-  value !== null && typeof value === "object" && !Array.isArray(value)
+const isPlainObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype
+
+/** A columnar row's value: its sections checked and decompressed, its checksum, then its columns. */
+const decodeColumnar = (
+  key: string,
+  row: EncodedRow,
+  representation: ColumnRepresentation
+): Result.Result<JsonObject, string> => {
+  if (row.encoding !== storedEncoding) return Result.fail(`unknown encoding ${row.encoding}`)
+  const unpacked = ColumnarBody.unpack(row.body, row.size)
+  if (Result.isFailure(unpacked)) return Result.fail(unpacked.failure)
+  if (crc32Of(unpacked.success.decoded, key, true) !== row.checksum) return Result.fail("size or checksum mismatch")
+  return ColumnarBody.materialize(unpacked.success, representation)
+}
 
 /**
- * A row back to its value, or why it cannot be (the row is damaged, or was written by a Node
- * whose serialization this one cannot read). Inflated here rather than on the thread pool: 0.2 ms
- * for a telemetry row, and the stream object and hop of the asynchronous API cost more than that
- * (measured on a warm session load: a quarter less time and a third less CPU). One output chunk
- * of the known size; a row whose body inflates to more than its size is damaged, and zlib stops there.
+ * A row back to its value, or why it cannot be: damaged, written by a Node whose serialization
+ * this one cannot read, stating a size over `maxSize`, or holding something JSON does not have.
+ * The stated size is checked before anything is decompressed (a row on a shared server is
+ * anyone's: 1 KB stating 255 MiB made the reader allocate 255 MiB); `max_response_bytes` is the
+ * natural bound: no delivered file is larger, and a row is about its file's size (columnar
+ * telemetry: 0.5 of the JSON text; the stores do not write a row over the bound). Legacy rows are
+ * inflated here rather than on the thread pool: 0.2 ms for a telemetry row, and the stream object
+ * and hop of the asynchronous API cost more than that. One output chunk of the stated size; a body
+ * that inflates to more is damaged, and zlib stops there.
+ *
+ * `representation` says how the value holds its numeric columns: arrays of numbers (what JSON
+ * gives, the default) or `Float64Array`s (columnar rows only; legacy rows always give arrays).
  *
  * @since 0.2.0
  */
-export const decodeRow = (key: string, row: EncodedRow): Result.Result<JsonObject, string> => {
+export const decodeRow = (
+  key: string,
+  row: EncodedRow,
+  maxSize: number,
+  representation: ColumnRepresentation = "arrays"
+): Result.Result<JsonObject, string> => {
+  // A row edited by hand can hold text where the bytes were (SQLite's `||` makes text of a blob).
+  if (!(row.body instanceof Uint8Array)) return Result.fail("the body is not bytes")
+  if (!Number.isSafeInteger(row.size) || row.size < 0) return Result.fail(`bad stated size ${row.size}`)
+  if (row.size > maxSize) return Result.fail(`states ${row.size} bytes, over max_response_bytes (${maxSize})`)
+  if ((row.encoding & encodingColumnar) !== 0) return decodeColumnar(key, row, representation)
   let body = row.body
   if ((row.encoding & encodingDeflated) !== 0) {
     try {
@@ -147,18 +145,15 @@ export const decodeRow = (key: string, row: EncodedRow): Result.Result<JsonObjec
   if (body.byteLength !== row.size || checksumOf(row.encoding, body, key) !== row.checksum) {
     return Result.fail("size or checksum mismatch")
   }
-  let value: unknown
-  if ((row.encoding & encodingV8) === 0) {
-    value = parseJsonBytes(body).value
-  } else {
-    try {
-      value = V8.deserialize(body)
-      if ((row.encoding & encodingNumericColumns) !== 0) value = unpackNumericColumns(value)
-    } catch {
-      return Result.fail("written by a Node whose serialization this one cannot read")
-    }
-  }
-  return isObject(value) ? Result.succeed(value) : Result.fail("the stored value is not a JSON object")
+  const value = decodeLegacyBody(
+    body,
+    (row.encoding & encodingV8) !== 0,
+    (row.encoding & encodingNumericColumns) !== 0
+  )
+  if (Result.isFailure(value)) return Result.fail(value.failure)
+  return isPlainObject(value.success)
+    ? Result.succeed(value.success)
+    : Result.fail("the stored value is not a JSON object")
 }
 
 /**
@@ -189,26 +184,50 @@ export const framedStoredAtOffset = 9
 const noText = 0xffff
 
 /**
+ * The validators as a framed row holds them, after its checksum: each as a 16-bit length
+ * (0xffff = none) and its UTF-8 bytes. Self-delimiting, so equal bytes are equal validators:
+ * `RedisStore.touch` compares a stored row's section with these bytes on the server.
+ *
+ * @since 0.2.0
+ */
+export const framedValidators = (validators: Validators): Buffer => {
+  const texts = [validators.etag, validators.lastModified].map((text) =>
+    text === undefined ? undefined : Buffer.from(text, "utf8")
+  )
+  const section = Buffer.allocUnsafe(4 + (texts[0]?.length ?? 0) + (texts[1]?.length ?? 0))
+  let at = 0
+  for (const text of texts) {
+    at = section.writeUInt16BE(text === undefined ? noText : text.length, at)
+    if (text !== undefined) at += text.copy(section, at)
+  }
+  return section
+}
+
+/**
+ * Where the checksum's length sits in a framed row (the checksum follows it, then the validators).
+ *
+ * @since 0.2.0
+ */
+export const framedChecksumLengthOffset = 17
+
+/**
  * A row, its storage time and validators as one byte string.
  *
  * @since 0.2.0
  */
 export const frameRow = (row: EncodedRow, storedAt: number, validators: Validators): Buffer => {
   const checksum = Buffer.from(row.checksum, "latin1")
-  const etag = validators.etag === undefined ? undefined : Buffer.from(validators.etag, "utf8")
-  const lastModified = validators.lastModified === undefined ? undefined : Buffer.from(validators.lastModified, "utf8")
-  const headerLength = 4 + 1 + 4 + 8 + 1 + checksum.length + 2 + (etag?.length ?? 0) + 2 + (lastModified?.length ?? 0)
-  const framed = Buffer.allocUnsafe(headerLength + row.body.byteLength)
+  const section = framedValidators(validators)
+  const framed = Buffer.allocUnsafe(
+    framedChecksumLengthOffset + 1 + checksum.length + section.length + row.body.byteLength
+  )
   let at = frameMagic.copy(framed, 0)
   at = framed.writeUInt8(row.encoding, at)
   at = framed.writeUInt32BE(row.size, at)
   at = framed.writeDoubleBE(storedAt, at)
   at = framed.writeUInt8(checksum.length, at)
   at += checksum.copy(framed, at)
-  for (const text of [etag, lastModified]) {
-    at = framed.writeUInt16BE(text === undefined ? noText : text.length, at)
-    if (text !== undefined) at += text.copy(framed, at)
-  }
+  at += section.copy(framed, at)
   framed.set(row.body, at)
   return framed
 }

@@ -1,7 +1,8 @@
 /**
  * The SQLite tier: one WAL database file in `cache_dir` (on `node:sqlite`, `SqliteConnection.ts`),
  * rows encoded by `RowCodec`, plus the negative entries with their expiry. A row that fails to
- * decode is a miss and is deleted.
+ * decode (damaged, stating more than `max_response_bytes`, holding what JSON does not have) is a
+ * miss and is deleted.
  *
  * @since 0.2.0
  */
@@ -31,6 +32,23 @@ import * as SqliteConnection from "./SqliteConnection.js"
 export interface SqliteStore extends CacheStore {
   readonly corruptRowsDropped: () => number
 }
+
+/**
+ * The settings of the store.
+ *
+ * @since 0.2.0
+ */
+export interface SqliteStoreOptions {
+  /**
+   * `max_response_bytes`: a row stating a larger value is damaged (not decompressed), and a value
+   * whose row would be larger is not stored (no delivered file comes near it). Default: that
+   * key's default, 64 MiB.
+   */
+  readonly maxResponseBytes?: number
+}
+
+/** The default of `max_response_bytes`. */
+const defaultMaxResponseBytes = 64 * 1024 * 1024
 
 /**
  * Current schema version of the database file; `migrations[n]` upgrades from n to n + 1.
@@ -91,151 +109,176 @@ const sessionInvalidateStatements = [
   "DELETE FROM missing WHERE substr(key, 1, ?) = ?"
 ]
 
+/** What building the store takes and can fail with. */
+type Made = Effect.Effect<SqliteStore, SqliteConnection.SqliteError, SqliteConnection.SqliteConnection>
+
 /**
  * The SQLite tier on a `SqliteConnection`. Each row is written in one statement, so a crash leaves
  * the old row or the new one, never half of one; the checksum and zlib's own adler-32 catch rows
  * damaged any other way.
  *
+ * @since 0.2.0
+ */
+export const make = (options: SqliteStoreOptions = {}): Made =>
+  Effect.gen(function*() {
+    const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes
+    const db = yield* SqliteConnection.SqliteConnection
+    /** Log a failed statement with what it means for the caller; the cache never fails a fetch. */
+    const warn = (what: string, outcome: string) => (error: unknown) =>
+      Effect.logWarning(`cache: ${what} failed, ${outcome}: ${SqliteConnection.describeSqliteError(error)}`)
+    // WAL with NORMAL sync: commits stay atomic through a crash, without an fsync per cached file
+    // (which would block the event loop for each write). The busy timeout is the connection's.
+    // 16 KB pages for a new file (an existing one keeps its own): a telemetry row of 90 KB spans 6
+    // pages instead of 23, and reading the rows of a warm session load took 35 ms instead of 43.
+    // Memory-mapped reads were faster still (30 ms), but an I/O error on a mapped file is a crash
+    // (SIGBUS), not an error the cache can turn into a miss.
+    yield* db.exec("PRAGMA page_size = 16384")
+    yield* db.exec("PRAGMA journal_mode = WAL")
+    yield* db.exec("PRAGMA synchronous = NORMAL")
+    yield* db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    // BEGIN IMMEDIATE: the setup reads, then writes. A deferred BEGIN would take a read lock and
+    // then fail at once with SQLITE_BUSY when a second process opening the same fresh folder holds
+    // the write lock (an upgrade never waits: it could deadlock); a writer from the start waits for
+    // the busy timeout like any other write.
+    yield* db.transaction(Effect.gen(function*() {
+      const rows = yield* db.all<{ version: number }>("SELECT version FROM schema_version")
+      let version = rows[0]?.version ?? 0
+      if (rows.length === 0) yield* db.run("INSERT INTO schema_version (version) VALUES (0)")
+      while (version < schemaVersion) {
+        for (const statement of migrations[version]!) yield* db.exec(statement)
+        version++
+        yield* db.run("UPDATE schema_version SET version = ?", version)
+      }
+    }))
+    let corruptRowsDropped = 0
+
+    const dropCorrupt = (key: string, why: string) =>
+      Effect.andThen(
+        Effect.logWarning(`cache: dropping corrupt row ${key}: ${why}`),
+        db.run("DELETE FROM payloads WHERE key = ?", key).pipe(
+          Effect.tap(() => Effect.sync(() => corruptRowsDropped++)),
+          Effect.catch(warn("delete", "the damaged row stays until it is rewritten"))
+        )
+      )
+
+    const get = (key: string): Effect.Effect<StoredEntry | undefined> =>
+      Effect.gen(function*() {
+        const row = yield* db.get<PayloadRow>(
+          "SELECT encoding, size, checksum, body, stored_at, etag, last_modified FROM payloads WHERE key = ?",
+          key
+        )
+        if (row === undefined) return undefined
+        const value = RowCodec.decodeRow(key, row, maxResponseBytes)
+        if (Result.isFailure(value)) return yield* Effect.as(dropCorrupt(key, value.failure), undefined)
+        const validators: Validators = {
+          ...(row.etag === null ? {} : { etag: row.etag }),
+          ...(row.last_modified === null ? {} : { lastModified: row.last_modified })
+        }
+        return { value: value.success, storedAt: row.stored_at, validators }
+      }).pipe(Effect.catch((error) => Effect.as(warn("read", "treated as a miss")(error), undefined)))
+
+    const deleteUnder = (prefix: string) =>
+      sessionInvalidateStatements.map((statement) => db.run(statement, prefix.length, prefix))
+
+    const store: SqliteStore = {
+      tier: "sqlite",
+      get,
+      getMany: (keys) => Effect.forEach(keys, get),
+      set: (key, entry, encoded) =>
+        Effect.gen(function*() {
+          const row = entry.row ?? (yield* encoded)
+          if (row.size > maxResponseBytes) {
+            yield* Effect.logDebug(`cache: ${key} is ${row.size} bytes encoded, over max_response_bytes; not in SQLite`)
+            return false
+          }
+          const { validators } = entry
+          yield* db.run(
+            `INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at, etag, last_modified)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            key,
+            row.encoding,
+            row.size,
+            row.checksum,
+            row.body,
+            entry.storedAt,
+            validators.etag ?? null,
+            validators.lastModified ?? null
+          )
+          return true
+        }).pipe(Effect.catch((error) => Effect.as(warn("write", "the value is not cached")(error), false))),
+      touch: (key, storedAt, sent) =>
+        // `IS` compares NULL as a value: a row without a Last-Modified matches a request without one.
+        sent.etag === undefined && sent.lastModified === undefined ? Effect.void : db.run(
+          "UPDATE payloads SET stored_at = ? WHERE key = ? AND etag IS ? AND last_modified IS ?",
+          storedAt,
+          key,
+          sent.etag ?? null,
+          sent.lastModified ?? null
+        ).pipe(
+          Effect.asVoid,
+          Effect.catch(warn("touch", "the file is revalidated again next time"))
+        ),
+      remove: (key) =>
+        db.run("DELETE FROM payloads WHERE key = ?", key).pipe(
+          Effect.asVoid,
+          Effect.catch(warn("delete", "the row stays until it is rewritten"))
+        ),
+      getMissing: (key, now) =>
+        db.get<{ expires_at: number }>("SELECT expires_at FROM missing WHERE key = ?", key).pipe(
+          Effect.map((row) => row !== undefined && row.expires_at > now),
+          Effect.catch((error) => Effect.as(warn("negative read", "treated as not missing")(error), false))
+        ),
+      setMissing: (key, _now, expiresAt) =>
+        db.run("INSERT OR REPLACE INTO missing (key, expires_at) VALUES (?, ?)", key, expiresAt).pipe(
+          Effect.asVoid,
+          Effect.catch(warn("negative write", "the missing file is not remembered"))
+        ),
+      clearMissing: (key) =>
+        db.run("DELETE FROM missing WHERE key = ?", key).pipe(
+          Effect.asVoid,
+          Effect.catch(warn("negative clear", "the entry stays until it expires"))
+        ),
+      invalidate: (scope) => {
+        if (scope === "memory") return Effect.void
+        const statements = typeof scope === "object"
+          ? deleteUnder(scopePrefix(scope))
+          : invalidateStatements[scope].map((statement) => db.run(statement))
+        return Effect.all(statements, { discard: true }).pipe(
+          Effect.catch(warn("invalidate", "the SQLite tier may still hold that scope"))
+        )
+      },
+      sizes: Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          db.get<
+            { entries: number; bytes: number | null; missing: number; oldest: number | null; newest: number | null }
+          >(
+            `SELECT (SELECT COUNT(*) FROM payloads) AS entries, (SELECT SUM(LENGTH(body)) FROM payloads) AS bytes,
+                (SELECT COUNT(*) FROM missing WHERE expires_at > ?) AS missing,
+                (SELECT MIN(stored_at) FROM payloads) AS oldest, (SELECT MAX(stored_at) FROM payloads) AS newest`,
+            now
+          ).pipe(
+            Effect.map((row): StoreSizes => ({
+              entries: row?.entries ?? 0,
+              bytes: row?.bytes ?? 0,
+              missing: row?.missing ?? 0,
+              oldestStoredAt: row?.oldest ?? undefined,
+              newestStoredAt: row?.newest ?? undefined
+            })),
+            Effect.catch((error) => Effect.as(warn("stats", "SQLite sizes reported as 0")(error), emptySizes))
+          )
+      ),
+      corruptRowsDropped: () => corruptRowsDropped
+    }
+    return store
+  })
+
+/**
+ * The SQLite tier on a `SqliteConnection`, with the default settings.
+ *
  * @since 0.1.0
  */
-export const makeSqliteStore: Effect.Effect<
-  SqliteStore,
-  SqliteConnection.SqliteError,
-  SqliteConnection.SqliteConnection
-> = Effect.gen(function*() {
-  const db = yield* SqliteConnection.SqliteConnection
-  /** Log a failed statement with what it means for the caller; the cache never fails a fetch. */
-  const warn = (what: string, outcome: string) => (error: unknown) =>
-    Effect.logWarning(`cache: ${what} failed, ${outcome}: ${SqliteConnection.describeSqliteError(error)}`)
-  // WAL with NORMAL sync: commits stay atomic through a crash, without an fsync per cached file
-  // (which would block the event loop for each write). The busy timeout is the connection's.
-  yield* db.exec("PRAGMA journal_mode = WAL")
-  yield* db.exec("PRAGMA synchronous = NORMAL")
-  yield* db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-  // BEGIN IMMEDIATE: the setup reads, then writes. A deferred BEGIN would take a read lock and
-  // then fail at once with SQLITE_BUSY when a second process opening the same fresh folder holds
-  // the write lock (an upgrade never waits: it could deadlock); a writer from the start waits for
-  // the busy timeout like any other write.
-  yield* db.transaction(Effect.gen(function*() {
-    const rows = yield* db.all<{ version: number }>("SELECT version FROM schema_version")
-    let version = rows[0]?.version ?? 0
-    if (rows.length === 0) yield* db.run("INSERT INTO schema_version (version) VALUES (0)")
-    while (version < schemaVersion) {
-      for (const statement of migrations[version]!) yield* db.exec(statement)
-      version++
-      yield* db.run("UPDATE schema_version SET version = ?", version)
-    }
-  }))
-  let corruptRowsDropped = 0
-
-  const dropCorrupt = (key: string, why: string) =>
-    Effect.andThen(
-      Effect.logWarning(`cache: dropping corrupt row ${key}: ${why}`),
-      db.run("DELETE FROM payloads WHERE key = ?", key).pipe(
-        Effect.tap(() => Effect.sync(() => corruptRowsDropped++)),
-        Effect.catch(warn("delete", "the damaged row stays until it is rewritten"))
-      )
-    )
-
-  const get = (key: string): Effect.Effect<StoredEntry | undefined> =>
-    Effect.gen(function*() {
-      const row = yield* db.get<PayloadRow>(
-        "SELECT encoding, size, checksum, body, stored_at, etag, last_modified FROM payloads WHERE key = ?",
-        key
-      )
-      if (row === undefined) return undefined
-      const value = RowCodec.decodeRow(key, row)
-      if (Result.isFailure(value)) return yield* Effect.as(dropCorrupt(key, value.failure), undefined)
-      const validators: Validators = {
-        ...(row.etag === null ? {} : { etag: row.etag }),
-        ...(row.last_modified === null ? {} : { lastModified: row.last_modified })
-      }
-      return { value: value.success, storedAt: row.stored_at, validators }
-    }).pipe(Effect.catch((error) => Effect.as(warn("read", "treated as a miss")(error), undefined)))
-
-  const deleteUnder = (prefix: string) =>
-    sessionInvalidateStatements.map((statement) => db.run(statement, prefix.length, prefix))
-
-  const store: SqliteStore = {
-    tier: "sqlite",
-    get,
-    getMany: (keys) => Effect.forEach(keys, get),
-    set: (key, entry, encoded) =>
-      Effect.gen(function*() {
-        const row = entry.row ?? (yield* encoded)
-        const { validators } = entry
-        yield* db.run(
-          `INSERT OR REPLACE INTO payloads (key, encoding, size, checksum, body, stored_at, etag, last_modified)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          key,
-          row.encoding,
-          row.size,
-          row.checksum,
-          row.body,
-          entry.storedAt,
-          validators.etag ?? null,
-          validators.lastModified ?? null
-        )
-      }).pipe(Effect.catch(warn("write", "the value is not cached"))),
-    touch: (key, storedAt) =>
-      db.run("UPDATE payloads SET stored_at = ? WHERE key = ?", storedAt, key).pipe(
-        Effect.asVoid,
-        Effect.catch(warn("touch", "the file is revalidated again next time"))
-      ),
-    remove: (key) =>
-      db.run("DELETE FROM payloads WHERE key = ?", key).pipe(
-        Effect.asVoid,
-        Effect.catch(warn("delete", "the row stays until it is rewritten"))
-      ),
-    getMissing: (key, now) =>
-      db.get<{ expires_at: number }>("SELECT expires_at FROM missing WHERE key = ?", key).pipe(
-        Effect.map((row) => row !== undefined && row.expires_at > now),
-        Effect.catch((error) => Effect.as(warn("negative read", "treated as not missing")(error), false))
-      ),
-    setMissing: (key, _now, expiresAt) =>
-      db.run("INSERT OR REPLACE INTO missing (key, expires_at) VALUES (?, ?)", key, expiresAt).pipe(
-        Effect.asVoid,
-        Effect.catch(warn("negative write", "the missing file is not remembered"))
-      ),
-    clearMissing: (key) =>
-      db.run("DELETE FROM missing WHERE key = ?", key).pipe(
-        Effect.asVoid,
-        Effect.catch(warn("negative clear", "the entry stays until it expires"))
-      ),
-    invalidate: (scope) => {
-      if (scope === "memory") return Effect.void
-      const statements = typeof scope === "object"
-        ? deleteUnder(scopePrefix(scope))
-        : invalidateStatements[scope].map((statement) => db.run(statement))
-      return Effect.all(statements, { discard: true }).pipe(
-        Effect.catch(warn("invalidate", "the SQLite tier may still hold that scope"))
-      )
-    },
-    sizes: Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
-        db.get<
-          { entries: number; bytes: number | null; missing: number; oldest: number | null; newest: number | null }
-        >(
-          `SELECT (SELECT COUNT(*) FROM payloads) AS entries, (SELECT SUM(LENGTH(body)) FROM payloads) AS bytes,
-                  (SELECT COUNT(*) FROM missing WHERE expires_at > ?) AS missing,
-                  (SELECT MIN(stored_at) FROM payloads) AS oldest, (SELECT MAX(stored_at) FROM payloads) AS newest`,
-          now
-        ).pipe(
-          Effect.map((row): StoreSizes => ({
-            entries: row?.entries ?? 0,
-            bytes: row?.bytes ?? 0,
-            missing: row?.missing ?? 0,
-            oldestStoredAt: row?.oldest ?? undefined,
-            newestStoredAt: row?.newest ?? undefined
-          })),
-          Effect.catch((error) => Effect.as(warn("stats", "SQLite sizes reported as 0")(error), emptySizes))
-        )
-    ),
-    corruptRowsDropped: () => corruptRowsDropped
-  }
-  return store
-})
+export const makeSqliteStore: Made = make()
 
 /**
  * The database file name inside `cache_dir`.
@@ -253,24 +296,41 @@ export const describeSqliteError = SqliteConnection.describeSqliteError
 
 const closeQuietly = (scope: Scope.Closeable) => Scope.close(scope, Exit.void)
 
+/** What to do when `node:sqlite` does not load, from what this process shows. */
+const sqliteAdvice = (): string =>
+  typeof process.getBuiltinModule !== "function"
+    ? "upgrade Node to 22.19 or later"
+    : [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].includes("--no-experimental-sqlite")
+    ? "drop --no-experimental-sqlite from the node command line or NODE_OPTIONS"
+    : "use a Node build that includes SQLite (the nodejs.org builds do)"
+
+/** Where the cache goes instead, when this folder cannot hold it. */
+const folderAdvice = "point cache_dir (TIF1_CACHE_DIR) at a folder this user can write"
+
 /**
  * Open the SQLite store in a folder, or explain why there is none. A cache is an optimization:
  * nothing here stops a fetch. A damaged file is moved aside (renamed with a timestamp) and a new
- * one created; an unwritable folder, a full disk or a Node without `node:sqlite` is one warning,
- * then a run without the persistent tier.
+ * one created; an unwritable folder, a full disk or a Node without `node:sqlite` is one warning
+ * that says what to do, then a run without the persistent tier.
  */
-export const open = (cacheDir: string): Effect.Effect<SqliteStore | undefined, never, Scope.Scope> =>
+export const open = (
+  cacheDir: string,
+  options: SqliteStoreOptions = {}
+): Effect.Effect<SqliteStore | undefined, never, Scope.Scope> =>
   Effect.gen(function*() {
     const filename = Path.join(cacheDir, databaseFileName)
     const describe = SqliteConnection.describeSqliteError
-    const withoutTier = (why: string) =>
-      Effect.as(Effect.logWarning(`cache: ${why}; running without the persistent cache (memory only)`), undefined)
+    const withoutTier = (why: string, advice: string) =>
+      Effect.as(
+        Effect.logWarning(`cache: ${why}; running without the persistent cache (memory only); ${advice}`),
+        undefined
+      )
     const folder = yield* Effect.result(Effect.try(() => {
       Fs.mkdirSync(cacheDir, { recursive: true })
       Fs.accessSync(cacheDir, Fs.constants.W_OK)
     }))
     if (Result.isFailure(folder)) {
-      return yield* withoutTier(`the folder ${cacheDir} is not usable (${String(folder.failure.cause)})`)
+      return yield* withoutTier(`the folder ${cacheDir} is not usable (${String(folder.failure.cause)})`, folderAdvice)
     }
     const outer = yield* Effect.scope
     /** The database in a scope of its own, closed at once if the store cannot be set up in it. */
@@ -278,7 +338,7 @@ export const open = (cacheDir: string): Effect.Effect<SqliteStore | undefined, n
       const scope = yield* Scope.fork(outer, "sequential")
       const opened = yield* SqliteConnection.make({ filename, busyTimeout }).pipe(
         Effect.flatMap((connection) =>
-          Effect.provideService(makeSqliteStore, SqliteConnection.SqliteConnection, connection)
+          Effect.provideService(make(options), SqliteConnection.SqliteConnection, connection)
         ),
         Scope.provide(scope),
         Effect.catchDefect((defect) =>
@@ -293,17 +353,16 @@ export const open = (cacheDir: string): Effect.Effect<SqliteStore | undefined, n
     if (Result.isSuccess(first)) return first.success
     const cause = first.failure
     if (cause.operation === "load") {
-      return yield* Effect.as(
-        Effect.logError(
-          `cache: Node's built-in SQLite module does not load (${describe(cause)}); ` +
-            "tif1-effect needs Node 22.19 or later; running without the persistent cache"
-        ),
-        undefined
-      )
+      return yield* withoutTier(`Node's built-in SQLite module does not load (${describe(cause)})`, sqliteAdvice())
     }
     const code = SqliteConnection.sqliteCode(cause)
     if (code !== "SQLITE_NOTADB" && !code?.startsWith("SQLITE_CORRUPT")) {
-      return yield* withoutTier(`cannot open ${filename}: ${describe(cause)}`)
+      return yield* withoutTier(
+        `cannot open ${filename}: ${describe(cause)}`,
+        code === "SQLITE_FULL"
+          ? "free space on that disk, or point cache_dir (TIF1_CACHE_DIR) at a folder on another"
+          : folderAdvice
+      )
     }
     const now = yield* Clock.currentTimeMillis
     const aside = `${filename}.corrupt-${new Date(now).toISOString().replaceAll(":", "-")}`
@@ -312,7 +371,10 @@ export const open = (cacheDir: string): Effect.Effect<SqliteStore | undefined, n
       for (const suffix of ["-wal", "-shm"]) Fs.rmSync(`${filename}${suffix}`, { force: true })
     }))
     if (Result.isFailure(moved)) {
-      return yield* withoutTier(`${filename} is damaged and cannot be moved aside (${String(moved.failure.cause)})`)
+      return yield* withoutTier(
+        `${filename} is damaged and cannot be moved aside (${String(moved.failure.cause)})`,
+        "delete it, or move it away"
+      )
     }
     yield* Effect.logWarning(
       `cache: ${filename} was damaged (${describe(cause)}); moved it to ${aside} and started a new cache`
@@ -320,5 +382,5 @@ export const open = (cacheDir: string): Effect.Effect<SqliteStore | undefined, n
     const second = yield* attempt
     return Result.isSuccess(second)
       ? second.success
-      : yield* withoutTier(`cannot create a new ${filename}: ${describe(second.failure)}`)
+      : yield* withoutTier(`cannot create a new ${filename}: ${describe(second.failure)}`, folderAdvice)
   })

@@ -19,9 +19,22 @@ const isLoopback = (hostname: string): boolean =>
   hostname === "localhost" || hostname.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(hostname) ||
   hostname === "[::1]" || hostname === "::1"
 
+/** The `accept-encoding` value when compressing (joined once: it is read on every request). */
+const compressedAcceptEncoding = compressedEncodings.join(", ")
+
 /** The `accept-encoding` for an origin's host name under a mode. */
 export const acceptEncodingFor = (mode: CompressionMode, hostname: string): string =>
-  mode === "on" || (mode === "auto" && !isLoopback(hostname)) ? compressedEncodings.join(", ") : "identity"
+  mode === "on" || (mode === "auto" && !isLoopback(hostname)) ? compressedAcceptEncoding : "identity"
+
+/**
+ * Whether an answer has content to decode: not a 1xx, 204 or 304 (which carry none by
+ * definition, whatever their headers say: a CDN may send a 304 with the `content-encoding` of the
+ * representation it confirms), nor an empty body (an empty 404, 410 or 5xx with that header). An
+ * empty stream is no valid gzip or brotli, so decoding one would turn a bodyless answer into
+ * an encoding failure.
+ */
+export const hasContent = (status: number, body: Uint8Array): boolean =>
+  body.byteLength > 0 && status >= 200 && status !== 204 && status !== 304
 
 /** Why a body could not be decoded: an encoding not asked for, a corrupt stream, or too large. */
 export interface DecodeFailure {

@@ -1,6 +1,7 @@
 /**
  * A protocol-aware undici dispatcher: HTTP/1.1 origins go to a keep-alive socket pool, HTTP/2
- * origins to one or two multiplexed connections, learned per origin from ALPN on first contact.
+ * origins to one or two multiplexed connections, learned per origin from ALPN on first contact;
+ * each HTTP/2 connection with its silent-connection watch (`connectionLiveness.ts`).
  *
  * State here is plain mutable fields on purpose: this is the hot path of every request (as in
  * undici's own dispatchers), and the whole object is owned by the HttpSession layer's scope.
@@ -11,6 +12,7 @@ import * as DiagnosticsChannel from "node:diagnostics_channel"
 import type { LookupFunction, Socket } from "node:net"
 import type { TLSSocket } from "node:tls"
 import { Agent, buildConnector, Client, Dispatcher, ProxyAgent } from "undici"
+import { ConnectionLiveness, type LivenessSettings } from "./connectionLiveness.js"
 import { detachedContext, openConnections } from "./telemetry.js"
 
 /** Which protocol an origin speaks, as ALPN told us. */
@@ -39,6 +41,10 @@ export interface RoutingOptions {
   readonly ca: string | Buffer | ReadonlyArray<string | Buffer> | undefined
   /** The proxy of an origin, or `undefined` to connect directly. */
   readonly proxyFor?: (origin: string) => string | undefined
+  /** How HTTP/2 connections that go silent are found and closed (`connectionLiveness.ts`); absent: not watched. */
+  readonly liveness?: LivenessSettings
+  /** undici's periodic PING on every HTTP/2 connection, milliseconds (0 = none). Default 60 s. */
+  readonly h2PingIntervalMs?: number
 }
 
 /** One multiplexed HTTP/2 connection: an undici Client that reconnects itself when its socket dies. */
@@ -46,6 +52,87 @@ interface H2Slot {
   readonly client: Client
   streamsDispatched: number
   inFlight: number
+  /** The silent-connection watch, once the connection speaks HTTP/2 (never on an HTTP/1.1 probe). */
+  liveness: ConnectionLiveness | undefined
+  /** Out of rotation (recycled): its watch stays until its last streams end, then lapses by itself. */
+  retired: boolean
+}
+
+type Hooks = Required<Dispatcher.DispatchHandler>
+
+/**
+ * Follows one request on a multiplexed connection (undici's DecoratorHandler pattern: one small
+ * object a request, nothing patched onto the caller's handler). The slot's in-flight count drops
+ * once when the request ends, however it ends; each response event tells the connection's watch
+ * that the connection is heard (errors do not: a request aborted here is no sign of life); and
+ * `onStarted` (discovery's) runs once, when the response starts or the request fails.
+ */
+class SlotRequestHandler implements Dispatcher.DispatchHandler {
+  private finished = false
+
+  constructor(
+    private readonly slot: H2Slot,
+    private readonly handler: Dispatcher.DispatchHandler,
+    private onStarted: (() => void) | undefined
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.handler.onRequestStart?.(controller, context)
+  }
+
+  onRequestUpgrade(...args: Parameters<Hooks["onRequestUpgrade"]>): void {
+    this.handler.onRequestUpgrade?.(...args)
+  }
+
+  onResponseStarted(): void {
+    this.handler.onResponseStarted?.()
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Parameters<Hooks["onResponseStart"]>[2],
+    statusMessage?: string
+  ): void {
+    this.slot.liveness?.heard()
+    this.started()
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.slot.liveness?.heard()
+    this.handler.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd(
+    controller: Dispatcher.DispatchController,
+    trailers: Parameters<Hooks["onResponseEnd"]>[1]
+  ): void {
+    this.slot.liveness?.heard()
+    this.finish()
+    this.handler.onResponseEnd?.(controller, trailers)
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.finish()
+    this.handler.onResponseError?.(controller, error)
+  }
+
+  private started(): void {
+    const onStarted = this.onStarted
+    if (onStarted !== undefined) {
+      this.onStarted = undefined
+      onStarted()
+    }
+  }
+
+  private finish(): void {
+    if (!this.finished) {
+      this.finished = true
+      this.slot.inFlight--
+    }
+    this.started()
+  }
 }
 
 type PendingDispatch = readonly [Dispatcher.DispatchOptions, Dispatcher.DispatchHandler]
@@ -79,6 +166,8 @@ export class RoutingDispatcher extends Dispatcher {
   private readonly sockets = new WeakMap<Socket, { origin: string; requests: number }>()
   private readonly h1: Agent
   private readonly allClients = new Set<Client>()
+  /** Every silent-connection watch started, stopped when the dispatcher closes. */
+  private readonly watches = new Set<ConnectionLiveness>()
   private readonly proxies = new Map<string, ProxyAgent>()
   private closed = false
   private readonly onSendHeaders = (message: unknown) => {
@@ -230,10 +319,10 @@ export class RoutingDispatcher extends Dispatcher {
   ): boolean {
     const waiting: Array<PendingDispatch> = []
     let negotiated: OriginProtocol | undefined
-    const probe = this.newH2Client(origin, (socket) => {
+    const probeSlot = this.newH2Slot(origin, (socket) => {
       negotiated = (socket as TLSSocket).alpnProtocol === "h2" ? "h2" : "h1"
     })
-    const probeSlot: H2Slot = { client: probe, streamsDispatched: 1, inFlight: 1 }
+    const probe = probeSlot.client
     const settle = () => {
       const current = this.routes.get(origin)
       if (current?._tag !== "Discovering" || current.probe !== probe) return
@@ -253,10 +342,42 @@ export class RoutingDispatcher extends Dispatcher {
       for (const [waitingOptions, waitingHandler] of waiting) this.dispatchH1(waitingOptions, waitingHandler)
     }
     this.routes.set(origin, { _tag: "Discovering", probe, waiting })
-    return probe.dispatch(options, this.trackInFlight(probeSlot, handler, settle))
+    return probe.dispatch(options, this.startRequest(probeSlot, handler, settle))
   }
 
-  private newH2Client(origin: string, onConnected: ((socket: Socket) => void) | undefined): Client {
+  /**
+   * A connection slot: a Client allowed h2, with its silent-connection watch, which starts on each
+   * socket that ALPN made HTTP/2 (a probe answered in HTTP/1.1 is never watched or PINGed).
+   */
+  private newH2Slot(origin: string, onConnected: ((socket: Socket) => void) | undefined): H2Slot {
+    const liveness = this.options.liveness
+    const slot: H2Slot = {
+      client: this.newH2Client(origin, (socket) => {
+        onConnected?.(socket)
+        if (liveness === undefined || (socket as TLSSocket).alpnProtocol !== "h2") return
+        slot.liveness ??= new ConnectionLiveness(slot.client, liveness, () => slot.inFlight > 0)
+        if (!slot.retired) this.watches.add(slot.liveness)
+        slot.liveness.connected(socket)
+        // The request that opened the connection is already in flight: watch it from now.
+        if (slot.inFlight > 0) slot.liveness.requestSent(true)
+      }),
+      streamsDispatched: 0,
+      inFlight: 0,
+      liveness: undefined,
+      retired: false
+    }
+    return slot
+  }
+
+  /** Counts a request onto a slot and wraps its handler (see `SlotRequestHandler`). */
+  private startRequest(slot: H2Slot, handler: Dispatcher.DispatchHandler, onStarted?: () => void): SlotRequestHandler {
+    slot.streamsDispatched++
+    slot.liveness?.requestSent(slot.inFlight === 0)
+    slot.inFlight++
+    return new SlotRequestHandler(slot, handler, onStarted)
+  }
+
+  private newH2Client(origin: string, onConnected: (socket: Socket) => void): Client {
     const client = new Client(origin, {
       allowH2: true,
       // One request until ALPN says h2; then as many as the connection's stream limit.
@@ -276,6 +397,10 @@ export class RoutingDispatcher extends Dispatcher {
       connectionWindowSize: this.options.h2Windows.connection,
       keepAliveTimeout: this.options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.options.keepAliveTimeoutMs,
+      // undici's keep-alive PING, for idle connections (the silent-connection watch covers busy
+      // ones): one PING and its ACK a minute keep a NAT mapping or load balancer from dropping
+      // an idle connection, and one unanswered at the next interval closes the connection.
+      pingInterval: this.options.h2PingIntervalMs ?? 60_000,
       connect: this.connector(true, onConnected)
     })
     this.allClients.add(client)
@@ -288,44 +413,6 @@ export class RoutingDispatcher extends Dispatcher {
     const advertised = symbol === undefined ? undefined : (client as unknown as Record<symbol, number>)[symbol]
     const limit = Math.min(this.options.maxStreamsPerConnection, advertised ?? this.options.maxStreamsPerConnection)
     if (client.pipelining !== limit) client.pipelining = limit
-  }
-
-  /**
-   * Wraps a handler so the slot's in-flight count drops when the request ends, however it ends,
-   * and `onStart` (if any) runs when the response starts or the request fails.
-   */
-  private trackInFlight(
-    slot: H2Slot,
-    handler: Dispatcher.DispatchHandler,
-    onStart?: () => void
-  ): Dispatcher.DispatchHandler {
-    let started = onStart === undefined
-    let finished = false
-    const start = () => {
-      if (!started) {
-        started = true
-        onStart!()
-      }
-    }
-    const finish = () => {
-      if (!finished) {
-        finished = true
-        slot.inFlight--
-      }
-      start()
-    }
-    const wrapped = handler as Dispatcher.DispatchHandler & Record<string, unknown>
-    const wrap = (name: string, before: () => void) => {
-      const original = wrapped[name] as ((...args: Array<unknown>) => unknown) | undefined
-      if (typeof original !== "function") return
-      wrapped[name] = (...args: Array<unknown>) => {
-        before()
-        return original.apply(handler, args)
-      }
-    }
-    for (const name of ["onComplete", "onError", "onResponseEnd", "onResponseError"]) wrap(name, finish)
-    if (onStart !== undefined) { for (const name of ["onHeaders", "onResponseStart"]) wrap(name, start) }
-    return wrapped
   }
 
   /** Least-loaded live connection; a second one opens only when the first is at its stream limit. */
@@ -345,20 +432,20 @@ export class RoutingDispatcher extends Dispatcher {
     ) {
       // Same server, same SETTINGS: start the new connection at the limit the others learned.
       const knownLimit = slots[0]?.client.pipelining ?? this.options.maxStreamsPerConnection
-      chosen = { client: this.newH2Client(origin, undefined), streamsDispatched: 0, inFlight: 0 }
+      chosen = this.newH2Slot(origin, undefined)
       chosen.client.pipelining = knownLimit
       slots.push(chosen)
     }
     this.syncStreamLimit(chosen.client)
-    chosen.streamsDispatched++
-    chosen.inFlight++
-    const tracked = this.trackInFlight(chosen, handler)
+    const tracked = this.startRequest(chosen, handler)
     if (chosen.streamsDispatched >= this.options.maxRequestsPerConnection) {
       // Recycle after keepalive_max_requests streams: take the connection out of rotation now;
       // close() lets the streams already on it finish. (undici 8's `maxRequestsPerClient` retires
       // an HTTP/2 session too, but that Client then holds later requests until the old session
       // has drained; here the next request opens or picks another connection at once.)
       slots.splice(slots.indexOf(chosen), 1)
+      chosen.retired = true
+      if (chosen.liveness !== undefined) this.watches.delete(chosen.liveness)
       const retiring = chosen.client
       const accepted = retiring.dispatch(options, tracked)
       this.allClients.delete(retiring)
@@ -373,10 +460,16 @@ export class RoutingDispatcher extends Dispatcher {
     return this.counters.get(origin)?.protocol ?? "unknown"
   }
 
+  private stopWatches(): void {
+    for (const watch of this.watches) watch.stop()
+    this.watches.clear()
+  }
+
   override async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     sendHeadersChannel.unsubscribe(this.onSendHeaders)
+    this.stopWatches()
     await Promise.all([
       this.h1.close(),
       ...[...this.allClients].map((client) => client.close()),
@@ -387,6 +480,7 @@ export class RoutingDispatcher extends Dispatcher {
   override async destroy(): Promise<void> {
     this.closed = true
     sendHeadersChannel.unsubscribe(this.onSendHeaders)
+    this.stopWatches()
     await Promise.all([
       this.h1.destroy(),
       ...[...this.allClients].map((client) => client.destroy()),

@@ -83,7 +83,7 @@ export interface ClientFetchOptions {
 /**
  * Per-call options of the Stats archive's methods (`results`, `standings`, ...); `timeout` in seconds.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type ClientArchiveOptions = Omit<ClientFetchOptions, "validate">
 
@@ -91,7 +91,7 @@ export type ClientArchiveOptions = Omit<ClientFetchOptions, "validate">
  * What `standings` asks for: after one event (`gp`) or the season's, of drivers (default) or
  * teams; and the per-call options.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface ClientStandingsOptions<Of extends "drivers" | "teams" = "drivers" | "teams">
   extends ClientArchiveOptions

@@ -1,7 +1,7 @@
 /**
- * The row format of 0.3 (`cache/ColumnarBody.ts`): numeric columns as contiguous typed bytes read
+ * The row format of 0.2.0 (`cache/ColumnarBody.ts`): numeric columns as contiguous typed bytes read
  * back as views, the rest as JSON text. Every fixture file reads back as the JSON it came from
- * (values and key order); integer columns are stored narrow; rows written by 0.2 (captured from
+ * (values and key order); integer columns are stored narrow; rows written by 0.1.0 (captured from
  * its encoder into `CacheRowFormat.rows-0.2.json`) still read; and a row is input: forged rows
  * built here from the documented layout, with valid checksums, fail with a reason, bounded by their
  * stated size before anything is inflated.
@@ -251,7 +251,7 @@ describe("the columnar row format", () => {
     }))
 })
 
-describe("rows written by 0.2 still read", () => {
+describe("rows written by 0.1.0 still read", () => {
   interface CapturedRow {
     readonly key: string
     readonly encoding: number

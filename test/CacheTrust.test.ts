@@ -200,7 +200,6 @@ describe("Cache: a shared tier is input", () => {
         const paths = ["drivers.json", "corners.json", "VER/laptimes.json"]
         const result = yield* onStack(cacheDir, config, logs.layer)(Effect.all({ values: fetchAll(paths), stats }))
         expect(result.values).toEqual(paths.map(fixture))
-        expect(() => JSON.stringify(result.values)).not.toThrow()
         for (const path of paths) expect(mirror.hits(keyOf(path)), path).toBe(1)
         expect(result.stats.redis.corruptValuesDropped).toBe(3)
         const dropped = logs.lines.filter((line) => line.includes("dropping corrupt Redis value"))

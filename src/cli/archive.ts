@@ -8,7 +8,7 @@
  * spelling, a round, a country; a typo is a usage mistake with the nearest names (`archiveNames`),
  * a race the archive does not have is not found.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import type { FetchError } from "../schema/Errors.js"
@@ -66,7 +66,7 @@ const eventTitle = ({ circuit, date, name, round, year }: ArchiveEvent): string 
  * A race's classification as a table: place as published (`R` retired), driver, team, time or
  * gap, points.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const resultsTable = (event: ArchiveEvent, rows: ReadonlyArray<RaceResult>): string => {
   if (rows.length === 0) return `${eventTitle(event)}: no results published yet\n`
@@ -103,9 +103,9 @@ const standingsTitle = (
 /**
  * Drivers' standings as a table: place (`-` for none), driver, the teams driven for, points, wins.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-export const driverStandingsTable = (
+const driverStandingsTable = (
   year: number,
   rows: ReadonlyArray<DriverStanding>,
   event?: ArchiveEvent
@@ -131,9 +131,9 @@ export const driverStandingsTable = (
 /**
  * Teams' standings as a table: place, team, points, wins.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-export const teamStandingsTable = (year: number, rows: ReadonlyArray<TeamStanding>, event?: ArchiveEvent): string => {
+const teamStandingsTable = (year: number, rows: ReadonlyArray<TeamStanding>, event?: ArchiveEvent): string => {
   const title = standingsTitle(year, "teams", rows[0]?.round, event)
   if (rows.length === 0) return `${title}\n`
   return `${title}\n${
@@ -154,9 +154,9 @@ const sessionStart = (date: string, time: string | null): string =>
  * seasons: a line per race, then its sessions with their UTC starts (the archive has no local
  * times: it gives no UTC offset; before 2005 it has race days only).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-export const archiveEventsText = (events: ReadonlyArray<ArchiveEvent>): string =>
+const archiveEventsText = (events: ReadonlyArray<ArchiveEvent>): string =>
   events.map((event) =>
     `R${String(event.round).padStart(2, "0")}  ${event.name}  (${event.circuit.locality}, ${event.circuit.country})\n` +
     table(event.sessions.map((session) => [session.name, sessionStart(session.date, session.time)] as const))
@@ -168,7 +168,7 @@ const asJson = (rows: unknown): string => `${JSON.stringify(rows)}\n`
 /**
  * `tif1 results <year> <gp>`: the race's classification.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const resultsReport = (
   query: { readonly year: number; readonly gp: string },
@@ -187,7 +187,7 @@ export const resultsReport = (
  * `tif1 standings <year> [--teams] [--after <gp>]`: after an event, or as the archive last saved
  * the season's (each row says after which round).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const standingsReport = (
   query: { readonly year: number; readonly of: "drivers" | "teams"; readonly after: string | undefined },
@@ -212,7 +212,7 @@ export const standingsReport = (
 /**
  * `tif1 events <year>` for a season before the timing data: the archive's `events.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const archiveEventsReport = (year: number, options: { readonly json: boolean }): Report =>
   archiveNames(Effect.map(
@@ -224,7 +224,7 @@ export const archiveEventsReport = (year: number, options: { readonly json: bool
  * The first `count` of a classification on one line, as the demo prints it:
  * `1 NOR McLaren 1:42:06.304, 2 VER Red Bull +0.895` (the family name where a driver has no code).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const podiumLine = (rows: ReadonlyArray<RaceResult>, count: number): string => {
   const leaderLaps = (rows.find((row) => row.position === 1) ?? rows[0])?.laps ?? 0
@@ -236,7 +236,7 @@ export const podiumLine = (rows: ReadonlyArray<RaceResult>, count: number): stri
 /**
  * The first `count` of the standings on one line: `1 NOR 423, 2 VER 421` or `1 McLaren 833`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const leadersLine = (rows: ReadonlyArray<DriverStanding | TeamStanding>, count: number): string =>
   rows.slice(0, count).map((row) =>

@@ -43,7 +43,7 @@ export const sampleSessions: ReadonlyArray<SessionRef & { readonly telemetry: bo
  * The Stats archive's sample, `examples/data/stats` of the package: the 2025 `events.json`, the
  * Australian and Abu Dhabi folders, the season's standings files.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const statsSampleRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../examples/data/stats")
 
@@ -51,9 +51,9 @@ export const statsSampleRoot = Path.resolve(Path.dirname(fileURLToPath(import.me
  * What the demo asks the archive: the races whose podiums it shows, and the event after which it
  * shows both championships (the season's last).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
-export const sampleArchive = {
+const sampleArchive = {
   year: 2025,
   races: ["Australian Grand Prix", "Abu Dhabi Grand Prix"],
   standingsAfter: "Abu Dhabi Grand Prix"

@@ -57,7 +57,7 @@ export const resolveEvent = (
  * stays a `DataNotFoundError` (exit 3), a document that is not what it should be an
  * `InvalidDataError` (exit 5).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const archiveNames = <A, R>(
   effect: Effect.Effect<A, FetchError, R>

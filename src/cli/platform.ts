@@ -1,6 +1,6 @@
 /**
  * What `effect/cli` asks of the platform (`Command.Environment`), for Node, without
- * `@effect/platform-node` (an optional peer this package must not need). The `tif1` command uses
+ * `@effect/platform-node` (not a dependency of this package, which must not need it). The `tif1` command uses
  * little of it: `Path` and two `FileSystem` calls (a directory argument must exist and be a
  * directory); it prompts for nothing and spawns nothing, so the terminal input and child
  * processes are refused with a defect rather than implemented.

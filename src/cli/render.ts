@@ -159,7 +159,7 @@ export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
  * `alignRight` holds (numbers) aligned right, two spaces before and between columns as `table`,
  * no trailing spaces.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const alignedTable = (
   header: ReadonlyArray<string>,

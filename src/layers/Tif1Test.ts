@@ -96,7 +96,7 @@ export const routes = (table: Readonly<Record<string, Route>> = {}): TestRoutes 
  * default `stats_cdns`: jsDelivr, each segment percent-encoded (`são-paulo-grand-prix` as
  * `s%C3%A3o-paulo-grand-prix`). A key for `routes`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const statsUrl = (path: string): string =>
   defaultStatsCdns[0]!.replace("{path}", path.split("/").map(encodeURIComponent).join("/"))

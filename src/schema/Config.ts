@@ -477,7 +477,7 @@ export const defaultCdns: ReadonlyArray<string> = [
 /**
  * The default Stats archive sources: jsDelivr, then GitHub raw (templates with `{path}`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const defaultStatsCdns: ReadonlyArray<string> = [
   "https://cdn.jsdelivr.net/gh/TracingInsights-Archive/Stats@main/{path}",

@@ -16,7 +16,7 @@
  * against the archive's `events.json` alone. An event the archive does not list, after asking its
  * CDN once more whether `events.json` changed, is a `DataNotFoundError`: not published (yet).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -45,19 +45,33 @@ import { Fetcher, type SourceFetchOptions } from "./Fetcher.js"
 import { statsSession } from "./fetcher/source.js"
 import { nameDistance } from "./internal/nameDistance.js"
 
+/** The archive's typed rows, from `Stats` (`src/schema/stats/`). */
 export type {
+  /** @since 0.2.0 */
   ArchiveEvent,
+  /** @since 0.2.0 */
   ArchiveSession,
+  /** @since 0.2.0 */
   Driver,
+  /** @since 0.2.0 */
   DriverStanding,
+  /** @since 0.2.0 */
   FastestLap,
+  /** @since 0.2.0 */
   LapPosition,
+  /** @since 0.2.0 */
   PitStop,
+  /** @since 0.2.0 */
   PublishedTime,
+  /** @since 0.2.0 */
   QualifyingResult,
+  /** @since 0.2.0 */
   RaceResult,
+  /** @since 0.2.0 */
   RaceTime,
+  /** @since 0.2.0 */
   Team,
+  /** @since 0.2.0 */
   TeamStanding
 } from "../schema/stats/index.js"
 
@@ -65,7 +79,7 @@ export type {
  * One event of a season: `gp` as a user types it (a name in any case, with or without accents,
  * a round number, a country or a location).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface EventQuery {
   readonly year: number
@@ -76,7 +90,7 @@ export interface EventQuery {
  * Standings: after one event (`gp`), or the season's as the archive last saved them (no `gp`);
  * of drivers (default) or of teams.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface StandingsQuery<Of extends "drivers" | "teams" = "drivers" | "teams"> {
   readonly year: number
@@ -87,14 +101,14 @@ export interface StandingsQuery<Of extends "drivers" | "teams" = "drivers" | "te
 /**
  * Per-call options: those of `Fetcher.sourceJson` (`refresh`, `timeout`, `maxRetries`, `useCache`, `writeCache`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type ArchiveOptions = SourceFetchOptions
 
 /**
  * The standings rows `of` asks for.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type StandingsOf<Of extends "drivers" | "teams"> = Of extends "teams" ? ReadonlyArray<TeamStanding>
   : ReadonlyArray<DriverStanding>
@@ -105,7 +119,7 @@ export type StandingsOf<Of extends "drivers" | "teams"> = Of extends "teams" ? R
  * the archive does not have, `NetworkError` when its CDNs fail. A document with no race (data not
  * published yet) is an empty list.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface ArchiveService {
   /** The season's races in round order, as the archive lists them. */
@@ -141,7 +155,7 @@ export interface ArchiveService {
 /**
  * The `Archive` tag; `Archive.layer` builds it on the `Fetcher` and the `Calendar` of the context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export class Archive extends Context.Service<Archive, ArchiveService>()("tif1-effect/Archive") {
   static readonly layer: Layer.Layer<Archive, never, Fetcher | Calendar> = Layer.effect(Archive, make())
@@ -150,7 +164,7 @@ export class Archive extends Context.Service<Archive, ArchiveService>()("tif1-ef
 /**
  * The archive on the `Fetcher` and `Calendar` of the context.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const layer: Layer.Layer<Archive, never, Fetcher | Calendar> = Archive.layer
 
@@ -271,7 +285,7 @@ const onRaceDay = (
  * Build the archive on a fetcher and a calendar. Decoded documents are kept beside the parsed
  * ones the cache hands out (a warm call decodes nothing), for as long as those live.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export function make(): Effect.Effect<ArchiveService, never, Fetcher | Calendar> {
   return Effect.gen(function*() {

@@ -104,7 +104,7 @@ export interface FetchOptions {
  * A source of files beside the timing data: `"stats"`, the Stats archive
  * (`TracingInsights-Archive/Stats`, from `stats_cdns`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type SourceName = "stats"
 
@@ -112,14 +112,14 @@ export type SourceName = "stats"
  * Per-call options of `sourceJson`: those of `json` but `validate` (the `Archive` decodes the
  * archive's documents with their own schemas).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type SourceFetchOptions = Omit<FetchOptions, "validate">
 
 /**
  * A source's CDNs in priority order with their health, and its circuit breaker.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface SourceHealth {
   readonly cdns: ReadonlyArray<CdnSource>

@@ -11,7 +11,7 @@
  * it reads back): numbers by construction, so a decoder delivers them without looking at a value.
  *
  * They are not frozen: freezing an array of doubles makes V8 box every element (twice the heap),
- * and any check that they still hold what the codec wrote costs what the codec saved. Until 0.3
+ * and any check that they still hold what the codec wrote costs what the codec saved. In 0.1.0
  * the decoders checked each one again (a `for...of` loop, then `every` and `includes`): 24 ms of a
  * 240 ms warm session load once the process was warm, 80 to 150 ms in its first load (those loops
  * run unoptimized for most of it), and a check of types only: a caller who writes a wrong number

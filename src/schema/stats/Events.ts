@@ -9,7 +9,7 @@
  * archive's own name for the race, never from a name a user typed: the timing data's `Bahrain Grand
  * Prix` of 2026 is the archive's `Bahrain Grand Prix in Malaysia`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -19,7 +19,7 @@ import { decodeDocument, NumberFromText, type Rows } from "./common.js"
 /**
  * One session of an archive event, as the archive dates it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface ArchiveSession {
   /** The timing data's name for it: `Practice 1`, `Sprint Qualifying`, `Qualifying`, `Sprint`, `Race`, ... */
@@ -33,7 +33,7 @@ export interface ArchiveSession {
 /**
  * One race of a season, as the Stats archive lists it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface ArchiveEvent {
   readonly year: number
@@ -61,7 +61,7 @@ export interface ArchiveEvent {
 /**
  * The folder of a race in the archive: its `raceName` lower-cased, spaces as hyphens, accents kept.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const slugOf = (raceName: string): string => raceName.normalize("NFC").toLowerCase().replaceAll(" ", "-")
 
@@ -84,7 +84,7 @@ const sessionNames = {
 /**
  * A race as `events.json` and `event_info.json` write it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const RaceText = Schema.Struct({
   season: NumberFromText,
@@ -114,7 +114,7 @@ export const RaceText = Schema.Struct({
 /**
  * `{year}/events.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const EventsDocument = Schema.Struct({
   MRData: Schema.Struct({
@@ -158,7 +158,7 @@ const decodeRace = decodeDocument(RaceText)
 /**
  * Decode `{year}/events.json` (`file` names it in errors): the season's races in round order.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeEvents = (file: string, input: unknown): Result.Result<Rows<ArchiveEvent>, InvalidDataError> =>
   Result.map(decodeEventsDocument(file, input), (document) => ({
@@ -169,7 +169,7 @@ export const decodeEvents = (file: string, input: unknown): Result.Result<Rows<A
 /**
  * Decode `{year}/{slug}/event_info.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeEventInfo = (file: string, input: unknown): Result.Result<ArchiveEvent, InvalidDataError> =>
   Result.map(decodeRace(file, input), toEvent)

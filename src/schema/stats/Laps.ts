@@ -2,7 +2,7 @@
  * What happened lap by lap: `pitstops.json` (`PitStops`, from 2011) and `laptimes.json` (`Laps`,
  * each lap's `Timings`: every driver's place and time at the end of it, from 1996).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -12,7 +12,7 @@ import { decodeDocument, NumberFromText, type PublishedTime, type Rows, TimeFrom
 /**
  * One pit stop.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface PitStop {
   /** The driver's Jolpica id (as `RaceResult.driver.id`). */
@@ -29,7 +29,7 @@ export interface PitStop {
 /**
  * A driver's place and lap time at the end of one lap.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface LapPosition {
   readonly lap: number
@@ -42,7 +42,7 @@ export interface LapPosition {
 /**
  * `pitstops.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const PitStopsDocument = Schema.Struct({
   MRData: Schema.Struct({
@@ -64,7 +64,7 @@ export const PitStopsDocument = Schema.Struct({
 /**
  * `laptimes.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const LapsDocument = Schema.Struct({
   MRData: Schema.Struct({
@@ -90,7 +90,7 @@ const decodeLapsDocument = decodeDocument(LapsDocument)
 /**
  * Decode `pitstops.json` (`file` names it in errors), in the order published (by time).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodePitStops = (file: string, input: unknown): Result.Result<Rows<PitStop>, InvalidDataError> =>
   Result.map(decodePitStopsDocument(file, input), ({ MRData }) => ({
@@ -109,7 +109,7 @@ export const decodePitStops = (file: string, input: unknown): Result.Result<Rows
 /**
  * Decode `laptimes.json`: one row per driver per lap, lap by lap, each lap in running order.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeLapPositions = (
   file: string,

@@ -8,7 +8,7 @@
  * race time's seconds come from its `millis`, never from its text. A qualifying time a driver did
  * not set is absent or `""`. Races the archive has no data for yet are documents with no race.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -31,14 +31,14 @@ import {
  * A race time: `seconds` is the driver's whole race time (from the published milliseconds),
  * `text` as published: the winner's time (`"1:42:06.304"`), the others' gap (`"+0.895"`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type RaceTime = PublishedTime
 
 /**
  * A driver's fastest lap of a race (published from 2004).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface FastestLap {
   /** Its rank among the race's fastest laps, or `null` where not given. */
@@ -50,7 +50,7 @@ export interface FastestLap {
 /**
  * One row of a race's or a sprint's classification.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface RaceResult {
   /** Place in the classification (1 first; retired drivers are placed too). */
@@ -79,7 +79,7 @@ export interface RaceResult {
 /**
  * One row of a qualifying classification.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface QualifyingResult {
   readonly position: number
@@ -95,7 +95,7 @@ export interface QualifyingResult {
 /**
  * A classification row as `results.json` and `sprint_results.json` write it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const ResultText = Schema.Struct({
   number: Schema.optionalKey(NumberFromText),
@@ -121,7 +121,7 @@ const QualifyingTime = Schema.optionalKey(Schema.Union([Schema.Literal(""), Time
 /**
  * A row as `quali_results.json` writes it.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const QualifyingText = Schema.Struct({
   number: Schema.optionalKey(NumberFromText),
@@ -139,21 +139,21 @@ const envelope = <Races extends Schema.Top>(races: Races) =>
 /**
  * `results.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const ResultsDocument = envelope(Schema.Array(Schema.Struct({ Results: Schema.Array(ResultText) })))
 
 /**
  * `sprint_results.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const SprintResultsDocument = envelope(Schema.Array(Schema.Struct({ SprintResults: Schema.Array(ResultText) })))
 
 /**
  * `quali_results.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const QualifyingDocument = envelope(
   Schema.Array(Schema.Struct({ QualifyingResults: Schema.Array(QualifyingText) }))
@@ -197,7 +197,7 @@ const decodeQualifyingDocument = decodeDocument(QualifyingDocument)
 /**
  * Decode `results.json` (`file` names it in errors); a document with no race is no rows.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeResults = (file: string, input: unknown): Result.Result<Rows<RaceResult>, InvalidDataError> =>
   Result.map(decodeResultsDocument(file, input), ({ MRData }) => ({
@@ -208,7 +208,7 @@ export const decodeResults = (file: string, input: unknown): Result.Result<Rows<
 /**
  * Decode `sprint_results.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeSprintResults = (
   file: string,
@@ -222,7 +222,7 @@ export const decodeSprintResults = (
 /**
  * Decode `quali_results.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeQualifying = (
   file: string,

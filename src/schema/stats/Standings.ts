@@ -9,7 +9,7 @@
  * list (`1950/driverPoints.json` holds 30 of 81 rows); standings not computed yet are a document
  * with no list.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -29,7 +29,7 @@ import {
 /**
  * A driver's place in the championship.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface DriverStanding {
   /** The round these standings are after. */
@@ -47,7 +47,7 @@ export interface DriverStanding {
 /**
  * A team's place in the constructors' championship.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface TeamStanding {
   /** The round these standings are after. */
@@ -70,7 +70,7 @@ const StandingFields = {
 /**
  * `driverPoints.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const DriverStandingsDocument = Schema.Struct({
   MRData: Schema.Struct({
@@ -91,7 +91,7 @@ export const DriverStandingsDocument = Schema.Struct({
 /**
  * `teamPoints.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const TeamStandingsDocument = Schema.Struct({
   MRData: Schema.Struct({
@@ -111,7 +111,7 @@ const decodeTeamDocument = decodeDocument(TeamStandingsDocument)
 /**
  * Decode `driverPoints.json` (`file` names it in errors); standings not computed yet are no rows.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeDriverStandings = (
   file: string,
@@ -135,7 +135,7 @@ export const decodeDriverStandings = (
 /**
  * Decode `teamPoints.json`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeTeamStandings = (
   file: string,

@@ -4,7 +4,7 @@
  * `"1:26:07.469"`, `"13.341"`), drivers and constructors; and how a document that does not have
  * that shape becomes an `InvalidDataError` naming the file, the place and the value.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -16,7 +16,7 @@ import { InvalidDataError } from "../Errors.js"
  * A number the archive writes as text (`"25"`, `"0.5"`, `"-37.8497"`), decoded to a number. An
  * empty string is not a number here (JavaScript would read it as 0).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const NumberFromText = Schema.String.check(
   Schema.isPattern(/^-?\d+(?:\.\d+)?$/, { expected: "a number written as text, such as \"25\"" })
@@ -25,7 +25,7 @@ export const NumberFromText = Schema.String.check(
 /**
  * A time as published, and its value in seconds: `{ seconds: 83.456, text: "1:23.456" }`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface PublishedTime {
   readonly seconds: number
@@ -36,7 +36,7 @@ export interface PublishedTime {
  * The seconds of a time written `[[h:]m:]s[.fff]`: `"1:26:07.469"` is 5167.469. Rounded to the
  * millisecond, as published.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const secondsOf = (text: string): number => {
   const parts = text.split(":").map(Number)
@@ -49,7 +49,7 @@ const PublishedTimeSchema = Schema.Struct({ seconds: Schema.Finite, text: Schema
 /**
  * A time written as text (`"1:23.456"`, `"1:26:07.469"`, `"13.341"`), decoded to a `PublishedTime`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const TimeFromText = Schema.String.check(
   Schema.isPattern(/^(?:\d+:){0,2}\d+(?:\.\d+)?$/, { expected: "a time such as \"1:23.456\"" })
@@ -66,7 +66,7 @@ export const TimeFromText = Schema.String.check(
 /**
  * A driver, as every document names one.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Driver {
   /** Jolpica's id (`max_verstappen`): the key pit stops and lap positions use. */
@@ -83,7 +83,7 @@ export interface Driver {
 /**
  * A team (a constructor).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Team {
   /** Jolpica's id (`red_bull`). */
@@ -127,7 +127,7 @@ export const toTeam = (constructor: typeof ConstructorText.Type): Team => ({
  * A decoded document: its rows, and how many rows Jolpica counted (`MRData.total`): fewer rows
  * than that is a truncated page (the archive saved one page of a longer answer).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Rows<Row> {
   readonly rows: ReadonlyArray<Row>
@@ -161,7 +161,7 @@ const valueAt = (input: unknown, path: ReadonlyArray<PathSegment>): string | und
  * Decode `input` (the parsed document at `file`, its cache key) with `schema`; the first problem
  * is an `InvalidDataError` naming the file, where in it, what was expected and what was there.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeDocument = <S extends Schema.Decoder<unknown>>(schema: S) => {
   const decode = Schema.decodeUnknownResult(schema, { errors: "first" })

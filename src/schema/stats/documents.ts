@@ -2,7 +2,7 @@
  * Every document of the archive by its file name, and the check the `Fetcher` makes of one before
  * it is stored (the checks its decoder makes).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -15,7 +15,7 @@ import { decodeDriverStandings, decodeTeamStandings } from "./Standings.js"
 /**
  * The decoder of each file of the archive, by file name.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decoders: Readonly<
   Record<string, (file: string, input: unknown) => Result.Result<unknown, InvalidDataError>>
@@ -35,7 +35,7 @@ export const decoders: Readonly<
  * Check a parsed document of the archive by its file name (`name`, such as `results.json`;
  * `file` names it in the error): the checks its decoder makes. A file of no known kind passes.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const validateDocument = (file: string, name: string, input: unknown): Effect.Effect<void, InvalidDataError> => {
   const decode = decoders[name]

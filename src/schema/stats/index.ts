@@ -5,7 +5,7 @@
  * `"None"`), drivers `{ id, code?, number?, givenName, familyName, nationality }`, teams
  * `{ id, name }`, statuses verbatim. A document with no race decodes to no rows.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export * from "./common.js"
 export * from "./documents.js"

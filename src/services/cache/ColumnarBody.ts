@@ -1,5 +1,5 @@
 /**
- * The body of a row from 0.3 on: a value's numeric columns as contiguous little-endian typed bytes,
+ * The body of a row from 0.2.0 on: a value's numeric columns as contiguous little-endian typed bytes,
  * and the rest of the value as JSON text. A warm load reads each column through a typed-array view
  * of the bytes SQLite handed over: no V8 deserialization of numbers, nothing to check in them (they
  * are numbers by construction), then one tight copy into the array the caller gets (or none, for
@@ -46,7 +46,7 @@
  * (damage, or a forged row, fails the row). Rows are CRC-32 checked by `RowCodec` over the header,
  * the decoded text and the column bytes.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -65,7 +65,7 @@ export const compressAboveBytes = 4096
  * Arrays shorter than this stay in the text: a column's entry and alignment cost more than the
  * numbers would as text.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const minColumnLength = 8
 
@@ -73,7 +73,7 @@ export const minColumnLength = 8
  * How a decoded value holds its numeric columns: `"arrays"`, arrays of numbers (what JSON gives);
  * `"float64"`, `Float64Array`s over the stored bytes.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type ColumnRepresentation = "arrays" | "float64"
 
@@ -101,7 +101,7 @@ const paddingAfter = (offset: number) => (8 - (offset % 8)) % 8
  * endian on every platform Node ships binaries for but s390x), or through a `DataView`, value by
  * value in little-endian order, on a big-endian host. Tests pass `"data-view"` to run that path here.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type ByteOrder = "typed-arrays" | "data-view"
 
@@ -268,7 +268,7 @@ const deflateOnThreadPool = (input: Uint8Array): Effect.Effect<Uint8Array, Error
  * A body as `pack` made it: the stored bytes, the decoded size, and the decoded parts a checksum
  * covers (header, text, columns), in that order.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Packed {
   readonly body: Uint8Array
@@ -280,7 +280,7 @@ export interface Packed {
  * A value as a body; fails when it holds what JSON does not have (`NaN`, a `Map`, ...), which a
  * parsed file never does.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const pack = (value: JsonObject, byteOrder: ByteOrder = hostByteOrder): Effect.Effect<Packed, Error> =>
   Effect.suspend(() => {
@@ -331,7 +331,7 @@ export const pack = (value: JsonObject, byteOrder: ByteOrder = hostByteOrder): E
  * A body checked against its header and decompressed, not yet a value: the decoded parts a
  * checksum covers (header, text, columns), and the column table.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Unpacked {
   readonly decoded: readonly [header: Uint8Array, text: Uint8Array, columns: Uint8Array]
@@ -364,7 +364,7 @@ const decodeSection = (
  * A body's sections, checked against its header and the row's stated `size` (already bounded by
  * `max_response_bytes`): every length must add up before anything is decompressed.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const unpack = (body: Uint8Array, size: number): Result.Result<Unpacked, string> => {
   if (body.byteLength < headerBytes) return Result.fail("truncated columnar header")
@@ -528,7 +528,7 @@ const place = (container: unknown, key: string | number, column: unknown): void 
  * its path says. Columns built as arrays are recorded as built here (`knownNumericColumns`), so a
  * payload decoder checks them with its fast loop.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const materialize = (
   unpacked: Unpacked,

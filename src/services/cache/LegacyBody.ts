@@ -1,10 +1,10 @@
 /**
- * The bodies of rows written before 0.3, read and never written: the JSON text of the file
- * (0.1), or the V8 serialization (`node:v8`) of the parsed value, with every all-number array as a
- * `Float64Array` when the row says so (0.2). `RowCodec` has checked the row's size and checksum
+ * The bodies of rows written before 0.2.0, read and never written: the JSON text of the file
+ * (early 0.1 builds), or the V8 serialization (`node:v8`) of the parsed value, with every
+ * all-number array as a `Float64Array` when the row says so (0.1.0). `RowCodec` has checked the row's size and checksum
  * and inflated it; what is left is turning the bytes into a value that holds JSON types only.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Result from "effect/Result"
 import * as V8 from "node:v8"
@@ -106,7 +106,7 @@ const restoreJson = (value: unknown, numericColumns: boolean, seen: Set<object>)
  * V8's serialization checked to hold JSON types only (`numericColumns`: its `Float64Array`s are
  * packed columns).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const decodeLegacyBody = (
   body: Uint8Array,

@@ -3,7 +3,7 @@
  * body, a checksum over the key and that body, and the stored body. Shared by the SQLite and Redis
  * stores, so a row means the same in both.
  *
- * Rows written from 0.3 on have a columnar body (`ColumnarBody.ts`): numeric columns as
+ * Rows written from 0.2.0 on have a columnar body (`ColumnarBody.ts`): numeric columns as
  * contiguous typed bytes read back as views, the rest as JSON text. Rows written by earlier
  * versions (JSON text, V8 serialization with `Float64Array` columns, SHA-1 checksums, unkeyed
  * checksums) still decode (`LegacyBody.ts`); a row of the columnar format has a version byte of
@@ -33,7 +33,7 @@ export const compressAboveBytes = ColumnarBody.compressAboveBytes
 /**
  * How a decoded value holds its numeric columns (`ColumnarBody.ColumnRepresentation`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type ColumnRepresentation = ColumnarBody.ColumnRepresentation
 
@@ -42,8 +42,8 @@ export type ColumnRepresentation = ColumnarBody.ColumnRepresentation
  * parsed value instead of the JSON text, 2 = with every all-number array serialized as a
  * `Float64Array`, 3 = CRC-32 checksum instead of SHA-1, 4 = the checksum covers the row's key too
  * (two rows' values swapped no longer read as each other's files), 5 = a columnar body
- * (`ColumnarBody.ts`, which compresses its sections itself; bits 0 to 2 unset). Rows of 0.1 and
- * 0.2 have bits 0 to 4; rows written now have bits 3, 4 and 5.
+ * (`ColumnarBody.ts`, which compresses its sections itself; bits 0 to 2 unset). Rows of 0.1.0 and
+ * its development builds have bits 0 to 4; rows written now have bits 3, 4 and 5.
  */
 const encodingDeflated = 1
 const encodingV8 = 2

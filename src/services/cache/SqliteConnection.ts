@@ -162,7 +162,7 @@ const extendedCodes: Record<string, ReadonlyArray<string>> = {
  *
  * @since 0.2.0
  */
-export const resultCodeName = (errcode: number): string | undefined => {
+const resultCodeName = (errcode: number): string | undefined => {
   const primary = primaryCodes[errcode & 0xff]
   if (primary === undefined) return undefined
   const extended = errcode >> 8 === 0 ? undefined : extendedCodes[primary]?.[(errcode >> 8) - 1]

@@ -73,7 +73,7 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
   ]
 ]
 
-/** How long a statement waits for another process's lock (the better-sqlite3 edition's 5 s). */
+/** How long a statement waits for another process's lock (5 s, as in 0.1.0). */
 const busyTimeout = "5 seconds"
 
 /** A payload row as the statements below read it. */

@@ -6,7 +6,7 @@
  */
 
 /** Edit distance, for "did you mean". */
-export const editDistance = (a: string, b: string): number => {
+const editDistance = (a: string, b: string): number => {
   const previous = Array.from({ length: b.length + 1 }, (_, index) => index)
   for (let i = 1; i <= a.length; i++) {
     let diagonal = previous[0]!

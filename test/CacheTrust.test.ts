@@ -10,9 +10,7 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import { Redis } from "ioredis"
 import * as Crypto from "node:crypto"
@@ -32,7 +30,7 @@ import { loadNodeSqlite } from "../src/services/cache/SqliteConnection.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { parseJsonBytes } from "../src/services/internal/json.js"
 import { capturedLogs } from "./support/logs.js"
-import { type RedisServer, startRedis } from "./support/redis.js"
+import { type RedisServer, type RedisWithMirror, startRedisWithMirror } from "./support/redis.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
@@ -47,22 +45,13 @@ const openDatabase = (dir: string) => new (loadNodeSqlite().DatabaseSync)(Path.j
 let redis: RedisServer
 let admin: Redis
 let mirror: MirrorServer.MirrorServerService
-const scope = Effect.runSync(Scope.make())
+let started: RedisWithMirror
 
 beforeAll(async () => {
-  redis = await startRedis()
-  admin = new Redis(redis.url, { lazyConnect: true })
-  admin.on("error", () => {})
-  await admin.connect()
-  mirror = await Effect.runPromise(
-    Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h1" }), scope)
-  )
+  started = await startRedisWithMirror()
+  ;({ redis, admin, mirror } = started)
 })
-afterAll(async () => {
-  admin.disconnect()
-  await redis.kill()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-})
+afterAll(() => started.stop())
 
 /** The cache layer: memory + SQLite in `cacheDir` (+ Redis when the config names it). */
 const cacheIn = (cacheDir: string, config: Tif1ConfigOverrides = {}) =>

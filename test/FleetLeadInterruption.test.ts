@@ -10,38 +10,30 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import * as Crypto from "node:crypto"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
 import * as Cache from "../src/services/Cache.js"
 import { Fetcher } from "../src/services/Fetcher.js"
-import { type RedisServer, startRedis } from "./support/redis.js"
+import { type RedisServer, type RedisWithMirror, startRedisWithMirror } from "./support/redis.js"
 import { startServer } from "./support/servers.js"
-import { fixturesRoot, stack } from "./support/stack.js"
+import { stack } from "./support/stack.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
 const drivers = { ...race, path: "drivers.json" }
 const driversKey = "2025/Australian Grand Prix/Race/drivers.json"
 
 let redis: RedisServer
-let mirror: MirrorServer.MirrorServerService
 let admin: Redis
-const scope = Effect.runSync(Scope.make())
+let mirror: MirrorServer.MirrorServerService
+let started: RedisWithMirror
 
 beforeAll(async () => {
-  redis = await startRedis()
-  admin = new Redis(redis.url, { lazyConnect: true })
-  admin.on("error", () => {})
-  await admin.connect()
-  mirror = await Effect.runPromise(Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h1" }), scope))
+  started = await startRedisWithMirror()
+  ;({ redis, admin, mirror } = started)
 })
-afterAll(async () => {
-  admin.disconnect()
-  await redis.kill()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-})
+afterAll(() => started.stop())
 
 /** A process: the whole stack with memory + Redis (under its own key prefix) and the mirror. */
 const inProcess = (cache: Tif1ConfigOverrides, cdn = mirror.origin) => <A, E>(effect: Effect.Effect<A, E, Fetcher>) =>

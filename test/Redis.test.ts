@@ -5,10 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import { Redis } from "ioredis"
 import { execFile } from "node:child_process"
@@ -25,7 +23,7 @@ import * as SqliteStore from "../src/services/cache/SqliteStore.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { parseJsonBytes } from "../src/services/internal/json.js"
 import { capturedLogs } from "./support/logs.js"
-import { freePort, type RedisServer, startRedis } from "./support/redis.js"
+import { freePort, type RedisServer, type RedisWithMirror, startRedis, startRedisWithMirror } from "./support/redis.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
 const race = { year: 2025, gp: "Australian Grand Prix", session: "Race" }
@@ -40,24 +38,15 @@ const keyOf = (path: string) => `${race.year}/${race.gp}/${race.session}/${path}
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-redis-cache-"))
 
 let redis: RedisServer
-let mirror: MirrorServer.MirrorServerService
 let admin: Redis
-const scope = Effect.runSync(Scope.make())
+let mirror: MirrorServer.MirrorServerService
+let started: RedisWithMirror
 
 beforeAll(async () => {
-  redis = await startRedis()
-  admin = new Redis(redis.url, { lazyConnect: true })
-  admin.on("error", () => {}) // reconnects after the kill test; failures reach the commands
-  await admin.connect()
-  mirror = await Effect.runPromise(
-    Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h1", faults: { latencyMs: 20 } }), scope)
-  )
+  started = await startRedisWithMirror({ faults: { latencyMs: 20 } })
+  ;({ redis, admin, mirror } = started)
 })
-afterAll(async () => {
-  admin.disconnect()
-  await redis.kill()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-})
+afterAll(() => started.stop())
 
 /** The whole stack with memory + SQLite (in a new folder) + Redis. */
 const withCache =

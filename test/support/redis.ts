@@ -2,11 +2,17 @@
  * A real `redis-server` (Debian's package, which `.ci/run` installs) on a free port of
  * 127.0.0.1, with its own folder and no persistence; started and stopped by the test.
  */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { Redis } from "ioredis"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as MirrorServer from "../../src/mirror/MirrorServer.js"
+import { fixturesRoot } from "./stack.js"
 
 export const freePort = () =>
   new Promise<number>((resolve) => {
@@ -64,5 +70,39 @@ export const startRedis = async (port?: number): Promise<RedisServer> => {
     cli: (...args) => execFileSync("redis-cli", ["-p", String(chosen), ...args], { encoding: "utf8" }).trim(),
     kill,
     start
+  }
+}
+
+/** What a Redis-tier test starts once: the server, an admin client on it, and a mirror of the fixtures. */
+export interface RedisWithMirror {
+  readonly redis: RedisServer
+  /** A client of the test's own, for planting and reading keys; it reconnects after a kill. */
+  readonly admin: Redis
+  readonly mirror: MirrorServer.MirrorServerService
+  /** Disconnect the client, kill the server, close the mirror. */
+  readonly stop: () => Promise<void>
+}
+
+/** Start a `redis-server`, an admin client and a mirror serving `shared/fixtures/cdn` (HTTP/1.1). */
+export const startRedisWithMirror = async (
+  mirrorOptions: Partial<MirrorServer.MirrorOptions> = {}
+): Promise<RedisWithMirror> => {
+  const redis = await startRedis()
+  const admin = new Redis(redis.url, { lazyConnect: true })
+  admin.on("error", () => {}) // reconnects after a kill test; failures reach the commands
+  await admin.connect()
+  const scope = Effect.runSync(Scope.make())
+  const mirror = await Effect.runPromise(
+    Scope.provide(MirrorServer.make({ root: fixturesRoot, protocol: "h1", ...mirrorOptions }), scope)
+  )
+  return {
+    redis,
+    admin,
+    mirror,
+    stop: async () => {
+      admin.disconnect()
+      await redis.kill()
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   }
 }

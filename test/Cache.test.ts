@@ -419,6 +419,8 @@ describe("Cache", () => {
       expect(a.err).toBe("")
       expect(b.err).toBe("")
       expect([a.code, b.code]).toEqual([0, 0])
+      // Neither ran without its SQLite tier (a warning on stdout) while the other opened the file.
+      expect([a.out, b.out].filter((out) => out.includes("WARN"))).toEqual([])
       const database = openDatabase(dir, { readOnly: true })
       const rows = database.prepare("SELECT key FROM payloads").all() as Array<{ key: string }>
       database.close()

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as TestClock from "effect/testing/TestClock"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -14,6 +16,7 @@ import * as MirrorServer from "../src/mirror/MirrorServer.js"
 import { Tif1Config } from "../src/schema/Config.js"
 import * as Cache from "../src/services/Cache.js"
 import { loadNodeSqlite } from "../src/services/cache/SqliteConnection.js"
+import * as SqliteStore from "../src/services/cache/SqliteStore.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import { repoRoot } from "./support/cli.js"
 import { capturedLogs } from "./support/logs.js"
@@ -153,6 +156,52 @@ describe("Cache: opening the database", () => {
         expect(keys.map((row) => row.key).sort()).toEqual(Array.from({ length: 8 }, (_, index) => `p${index}-0.json`))
       }
     }))
+
+  /**
+   * A fresh file another connection holds a write lock on before it is in WAL mode, as a second
+   * process does while it switches the file to WAL: SQLite answers the switch with SQLITE_BUSY at
+   * once, without its busy timeout. Opening forked, with the lock's holder and the clock in hand.
+   */
+  const openingWhileLocked = Effect.gen(function*() {
+    const dir = tempDir()
+    const holder = openDatabase(Path.join(dir, Cache.databaseFileName))
+    holder.exec("CREATE TABLE other_setup (x INTEGER)")
+    holder.exec("BEGIN IMMEDIATE")
+    const logs = capturedLogs()
+    const opening = yield* SqliteStore.open(dir).pipe(Effect.provide(logs.layer), Effect.forkChild)
+    const release = () => {
+      holder.exec("COMMIT")
+      holder.close()
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => holder.isOpen && release()))
+    return { opening, release, logs }
+  })
+
+  it.effect("switching a fresh file to WAL waits for another process's lock, then opens (TestClock)", () =>
+    Effect.gen(function*() {
+      const { logs, opening, release } = yield* openingWhileLocked
+      yield* TestClock.adjust("4 seconds")
+      expect(opening.pollUnsafe()).toBeUndefined()
+      release()
+      yield* TestClock.adjust("100 millis")
+      const store = yield* Fiber.join(opening)
+      expect(store).toBeDefined()
+      // The database is set up and takes writes.
+      yield* store!.setMissing("k.json", 1, 10)
+      expect(yield* store!.getMissing("k.json", 2)).toBe(true)
+      expect(logs.lines).toEqual([])
+    }).pipe(Effect.scoped))
+
+  it.effect("a lock held past the busy timeout is one warning naming SQLITE_BUSY, then no SQLite tier (TestClock)", () =>
+    Effect.gen(function*() {
+      const { logs, opening } = yield* openingWhileLocked
+      yield* TestClock.adjust("4900 millis")
+      expect(opening.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("200 millis")
+      expect(yield* Fiber.join(opening)).toBeUndefined()
+      expect(logs.lines).toHaveLength(1)
+      expect(logs.lines[0]).toMatch(/^WARN: cache: cannot open .*SQLITE_BUSY.*running without the persistent cache/)
+    }).pipe(Effect.scoped))
 
   it.live("opening waits for another process that is setting the schema up, then uses its work", () =>
     Effect.gen(function*() {

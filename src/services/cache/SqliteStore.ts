@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -76,6 +77,19 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
 /** How long a statement waits for another process's lock (5 s, as in 0.1.0). */
 const busyTimeout = "5 seconds"
 
+/**
+ * How the switch to WAL waits for another process's lock, since SQLite does not wait for it: every
+ * 20 ms (jittered, so processes that met do not meet again), for as long as the busy timeout.
+ */
+const journalModeRetry = Schedule.spaced("20 millis").pipe(
+  Schedule.jittered,
+  Schedule.upTo({ duration: busyTimeout, times: 1000 })
+)
+
+/** SQLITE_BUSY or one of its extended codes: another connection holds the lock. */
+const isBusy = (error: SqliteConnection.SqliteError) =>
+  SqliteConnection.sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
+
 /** A payload row as the statements below read it. */
 interface PayloadRow {
   readonly encoding: number
@@ -133,14 +147,17 @@ export const make = (options: SqliteStoreOptions = {}): Made =>
     // Memory-mapped reads were faster still (30 ms), but an I/O error on a mapped file is a crash
     // (SIGBUS), not an error the cache can turn into a miss.
     yield* db.exec("PRAGMA page_size = 16384")
-    yield* db.exec("PRAGMA journal_mode = WAL")
+    // Switching a new file to WAL takes its exclusive lock, and SQLite answers SQLITE_BUSY at once
+    // (no busy timeout) while another process holds any lock on it: two processes opening one
+    // fresh folder meet here. Tried again until the busy timeout has passed.
+    yield* db.exec("PRAGMA journal_mode = WAL").pipe(Effect.retry({ schedule: journalModeRetry, while: isBusy }))
     yield* db.exec("PRAGMA synchronous = NORMAL")
-    yield* db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     // BEGIN IMMEDIATE: the setup reads, then writes. A deferred BEGIN would take a read lock and
     // then fail at once with SQLITE_BUSY when a second process opening the same fresh folder holds
     // the write lock (an upgrade never waits: it could deadlock); a writer from the start waits for
     // the busy timeout like any other write.
     yield* db.transaction(Effect.gen(function*() {
+      yield* db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
       const rows = yield* db.all<{ version: number }>("SELECT version FROM schema_version")
       let version = rows[0]?.version ?? 0
       if (rows.length === 0) yield* db.run("INSERT INTO schema_version (version) VALUES (0)")

@@ -218,6 +218,31 @@ describe("the columnar row format", () => {
       expect(typedTel.gear!.buffer).not.toBe(row.body.buffer)
     }))
 
+  it.effect("a column the codec built is trusted by the first decoder only: a caller's write is reported after", () =>
+    Effect.gen(function*() {
+      const cacheDir = tempDir()
+      const value = parsedFixture(telemetryPath)
+      const layer = () => Cache.layerSqlite.pipe(Layer.provide(Tif1Config.layerDefaults({ cacheDir })))
+      yield* Cache.Cache.use((cache) => cache.set(telemetryPath, value)).pipe(Effect.provide(layer()))
+      // A new process: the value comes from the SQLite row, then stays in the memory tier.
+      yield* Effect.gen(function*() {
+        const cache = yield* Cache.Cache
+        const read = yield* cache.get(telemetryPath)
+        if (read._tag !== "Hit") throw new Error(`expected a hit, got ${read._tag}`)
+        expect(read.tier).toBe("sqlite")
+        const first = decodeTelemetry(read.value)
+        if ("error" in first) throw new Error(first.error)
+        const speed = (read.value as { tel: { speed: Array<unknown> } }).tel.speed
+        expect(first.value.tel.speed).toBe(speed)
+        speed[3] = "fast" // a caller writes into the shared array it was given
+        const again = yield* cache.get(telemetryPath)
+        if (again._tag !== "Hit") throw new Error(`expected a hit, got ${again._tag}`)
+        expect(again.tier).toBe("memory")
+        expect(decodeTelemetry(again.value)).toEqual({ error: expect.stringContaining("column \"speed\" index 3") })
+      }).pipe(Effect.provide(layer()))
+      Fs.rmSync(cacheDir, { recursive: true, force: true })
+    }))
+
   it.effect("the big-endian path (a DataView, value by value) writes and reads the same little-endian bytes", () =>
     Effect.gen(function*() {
       const value = parsedFixture("2026/Austrian Grand Prix/Practice 1/ALB/1_tel.json")

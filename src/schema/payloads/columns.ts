@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
-import { isKnownNumeric, knownZeroOneAsBooleans } from "./knownNumeric.js"
+import { knownZeroOneAsBooleans, takeKnownNumeric } from "./knownNumeric.js"
 
 /**
  * How one column's values decode. A trailing `?` allows missing values: `null` and the strings
@@ -157,8 +157,8 @@ export const decodeColumn = (
   values: ReadonlyArray<unknown>,
   kind: ColumnKind
 ): { readonly values: ReadonlyArray<unknown> } | { readonly error: string } => {
-  // A column the row codec built holds numbers by construction (knownNumeric.ts).
-  if ((kind === "number" || kind === "number?") && isKnownNumeric(values)) return { values }
+  // A column the row codec built holds numbers by construction, until a caller has it (knownNumeric.ts).
+  if ((kind === "number" || kind === "number?") && takeKnownNumeric(values)) return { values }
   if (alreadyTyped[kind]?.(values) === true) return { values }
   if (kind === "boolean" || kind === "boolean?") {
     const booleans = knownZeroOneAsBooleans(values) ?? zeroOneAsBooleans(values)

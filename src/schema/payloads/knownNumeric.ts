@@ -8,25 +8,28 @@
 
 /**
  * Arrays the row codec built from a column's stored bytes (every numeric column of a cached file
- * it reads back): numbers by construction, so a decoder delivers them without looking at a value.
+ * it reads back) that no payload decoder has delivered yet: numbers by construction, so the first
+ * decoder delivers them without looking at a value (`takeKnownNumeric`).
  *
- * They are not frozen: freezing an array of doubles makes V8 box every element (twice the heap),
- * and any check that they still hold what the codec wrote costs what the codec saved. In 0.1.0
- * the decoders checked each one again (a `for...of` loop, then `every` and `includes`): 24 ms of a
- * 240 ms warm session load once the process was warm, 80 to 150 ms in its first load (those loops
- * run unoptimized for most of it), and a check of types only: a caller who writes a wrong number
- * into a cached array is not found by any check. A cached value is shared by every caller, read
- * only (its types say so, its objects are frozen); a caller's write into one of its arrays is
- * what later callers get, whatever the array holds.
+ * They are not frozen: freezing an array of doubles makes V8 box every element (twice the heap).
+ * In 0.1.0 the decoders checked each one (a `for...of` loop, then `every` and `includes`): 24 ms
+ * of a 240 ms warm session load once the process was warm, 80 to 150 ms in its first load (those
+ * loops run unoptimized for most of it). Only that first decode, which reads the row, skips the
+ * check: a decoder takes the mark, and once a caller holds the array it is checked like any other
+ * at every later decode (a memory-tier hit), so a value a caller wrote into a shared cached array
+ * is reported, never delivered as a number. A wrong number written into it is not found by any
+ * check: a cached value is shared by every caller and read only (its types say so, its objects
+ * are frozen).
  */
 export const knownNumericColumns = new WeakSet<ReadonlyArray<number>>()
 
 /**
- * Whether a column is one the row codec built: a decoder may deliver it as it is. Other arrays get
- * the general check.
+ * Whether a column is one the row codec built that no decoder has delivered: the caller delivers
+ * it as it is, and the mark is gone (the next decode of the same array checks its values). Other
+ * arrays get the general check.
  */
-export const isKnownNumeric = (values: ReadonlyArray<unknown>): boolean =>
-  knownNumericColumns.has(values as ReadonlyArray<number>)
+export const takeKnownNumeric = (values: ReadonlyArray<unknown>): boolean =>
+  knownNumericColumns.delete(values as ReadonlyArray<number>)
 
 /**
  * A column the row codec built that holds only 0 and 1 (`brake`, `drs`), as booleans; otherwise

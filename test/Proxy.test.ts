@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -82,6 +83,47 @@ const fetchDrivers = (overrides: Tif1ConfigOverrides) =>
     Effect.provide(stack({ cdns: [MirrorServer.templateFor(mirror.origin)], maxRetries: 0, ...overrides }))
   )
 
+/**
+ * A CONNECT proxy of our own (tinyproxy's BasicAuth cannot have an empty user name) that records
+ * the `Proxy-Authorization` of each CONNECT, answers 407 unless it is `expected`, and tunnels the
+ * rest to the target.
+ */
+const authenticatingProxy = (expected: string) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly url: string; readonly seen: Array<string | undefined>; readonly server: Http.Server }>(
+      (resume) => {
+        const seen: Array<string | undefined> = []
+        const server = Http.createServer((_request, response) => response.writeHead(405).end())
+        server.on("connect", (request: Http.IncomingMessage, client: Net.Socket, head: Buffer) => {
+          seen.push(request.headers["proxy-authorization"])
+          if (request.headers["proxy-authorization"] !== expected) {
+            client.end("HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+            return
+          }
+          const [host, port] = request.url!.split(":")
+          const upstream = Net.connect(Number(port), host!, () => {
+            client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+            upstream.write(head)
+            upstream.pipe(client).pipe(upstream)
+          })
+          upstream.on("error", () => client.destroy())
+          client.on("error", () => upstream.destroy())
+        })
+        server.listen(0, "127.0.0.1", () =>
+          resume(Effect.succeed({
+            url: `127.0.0.1:${(server.address() as Net.AddressInfo).port}`,
+            seen,
+            server
+          })))
+      }
+    ),
+    ({ server }) =>
+      Effect.sync(() => {
+        server.closeAllConnections()
+        server.close()
+      })
+  )
+
 /** Run with these environment variables set, then restore them. */
 const withEnv = <A, E>(env: Record<string, string>, effect: Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(
@@ -122,6 +164,35 @@ describe("proxies (a real tinyproxy)", () => {
       )
       expect(tunnels()).toBe(through)
     }))
+
+  it.live("proxy credentials are read as cdns credentials are: an empty user name with a password is sent too", () =>
+    Effect.gen(function*() {
+      const basic = (userColonPassword: string) => `Basic ${Buffer.from(userColonPassword).toString("base64")}`
+      for (
+        const [userinfo, sent] of [
+          [":s3cret", ":s3cret"],
+          ["f1fan:hunt@r2", "f1fan:hunt@r2"],
+          ["TOKEN", "TOKEN:"]
+        ] as const
+      ) {
+        const proxy = yield* authenticatingProxy(basic(sent))
+        expect(yield* fetchDrivers({ proxy: `http://${userinfo}@${proxy.url}` }), userinfo).toEqual(drivers)
+        expect(proxy.seen.length, userinfo).toBeGreaterThan(0)
+        expect(proxy.seen.every((header) => header === basic(sent)), userinfo).toBe(true)
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("an HTTPS_PROXY whose credentials cannot be read fails the request naming it, with no secret shown", () =>
+    Effect.gen(function*() {
+      const proxy = yield* authenticatingProxy("never")
+      const error = yield* Effect.flip(
+        withEnv({ HTTPS_PROXY: `http://f1fan:100%pure@${proxy.url}`, NO_PROXY: "" }, fetchDrivers({ trustEnv: true }))
+      )
+      expect(error._tag).toBe("NetworkError")
+      expect(String(error.message)).toContain(`the proxy URL http://f1fan:***@${proxy.url} has a % in its`)
+      expect(JSON.stringify(error)).not.toContain("pure")
+      expect(proxy.seen).toEqual([])
+    }).pipe(Effect.scoped))
 
   it.live("inside the tunnel: HTTP/2 where the origin offers it, on one tunnel; else HTTP/1.1", () =>
     Effect.gen(function*() {

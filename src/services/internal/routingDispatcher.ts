@@ -13,6 +13,7 @@ import type { LookupFunction, Socket } from "node:net"
 import type { TLSSocket } from "node:tls"
 import { Agent, buildConnector, Client, Dispatcher, ProxyAgent } from "undici"
 import { ConnectionLiveness, type LivenessSettings } from "./connectionLiveness.js"
+import { proxyAgentTarget } from "./proxy.js"
 import { detachedContext, openConnections } from "./telemetry.js"
 
 /** Which protocol an origin speaks, as ALPN told us. */
@@ -284,7 +285,7 @@ export class RoutingDispatcher extends Dispatcher {
     let agent = this.proxies.get(proxy)
     if (agent === undefined) {
       agent = new ProxyAgent({
-        uri: proxy,
+        ...proxyAgentTarget(proxy),
         connections: this.options.socketsPerOrigin,
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
         keepAliveMaxTimeout: this.options.keepAliveTimeoutMs,

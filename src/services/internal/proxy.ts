@@ -2,7 +2,6 @@
  * Which proxy an origin's requests go through: none unless asked (`proxy` names one for every
  * CDN; `trust_env` reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY, upper or lower case, as curl does).
  */
-
 import * as Result from "effect/Result"
 import {
   basicAuthorization,

@@ -47,7 +47,9 @@ const run = (
   overrides: Tif1ConfigOverrides = {}
 ) =>
 <A, E>(
-  body: (fetch: (path: string, options?: FetchOptions) => Effect.Effect<unknown, unknown>) => Effect.Effect<A, E>
+  body: (
+    fetch: (path: string, options?: FetchOptions) => Effect.Effect<unknown, unknown>
+  ) => Effect.Effect<A, E, Fetcher>
 ) =>
   Effect.flatMap(
     Fetcher,
@@ -157,6 +159,31 @@ describe("freshness on the Clock", () => {
         })
       )
       expect(cdn.seen.map((request) => request.status)).toEqual([404, 404])
+    }))
+
+  it.effect("a session the schedule does not list follows its season: this one's not-found lasts live_missing_ttl", () =>
+    Effect.gen(function*() {
+      const cdn = yield* editableCdn()
+      yield* TestClock.setTime(Date.parse("2026-12-06T12:00:00Z"))
+      // Neither 2025's nor 2026's Australian Grand Prix lists a Sprint: no start time to go by.
+      const statuses = (year: number) =>
+        run(cdn.server.origin)(() =>
+          Effect.gen(function*() {
+            const fetcher = yield* Fetcher
+            const fetch = Effect.result(
+              fetcher.json({ year, gp: "Australian Grand Prix", session: "Sprint", path: "weather.json" })
+            )
+            cdn.seen.length = 0
+            yield* fetch
+            yield* TestClock.adjust("299 seconds")
+            yield* fetch // remembered, whatever its season
+            yield* TestClock.adjust("1 second")
+            yield* fetch
+            return cdn.seen.map((request) => request.status)
+          })
+        )
+      expect(yield* statuses(2026)).toEqual([404, 404]) // the season in progress: live
+      expect(yield* statuses(2025)).toEqual([404]) // an earlier season: missing_payloads_ttl_days
     }))
 
   it.effect("a session that has not started is answered without remembering anything", () =>

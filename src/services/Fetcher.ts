@@ -297,7 +297,7 @@ export const make = Effect.gen(function*() {
           Telemetry.traced(
             "Fetcher.json",
             () => ({ "tif1.file": resolved.key }),
-            timing.cacheFirst(resolved.request, resolved.key, resolved.startsAt, options)
+            timing.cacheFirst(resolved.request, resolved.key, resolved.anchor, options)
           )
         )
     )

@@ -5,7 +5,7 @@
  * fetched under the fleet lead when the cache is shared; offline mode never goes to the network.
  *
  * This is the hot path of a warm load (a memory hit is a few microseconds): plain combinators,
- * the Clock read only for files whose freshness anchor is known.
+ * and one Clock read.
  *
  * @internal
  */
@@ -90,10 +90,6 @@ export const makeCacheFirst = (
         if (found._tag === "Hit") {
           if (options.refresh === "revalidate") {
             return freshnessPolicy.within(anchor, (freshness) => fetch(request, key, options, freshness, found))
-          }
-          if (anchor === undefined) {
-            counters.cacheHits++
-            return Effect.succeed(found.value)
           }
           return freshnessPolicy.within(anchor, (freshness, now) => {
             if (freshnessPolicy.isDue(freshness, found.storedAt, now)) {

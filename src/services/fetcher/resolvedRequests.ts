@@ -1,6 +1,8 @@
 /**
  * Requests as they will be fetched: decoded (`DataRequest`), their names resolved by the calendar
- * before any I/O, with their cache key and their session's start. Resolved requests are kept by
+ * before any I/O, with their cache key and what their freshness follows: their session's start,
+ * or their season when the schedule gives no start (a name it does not list, a year it does not
+ * have), so that a session of the season in progress is live whether or not the schedule lists it. Resolved requests are kept by
  * their four fields: a warm lookup of a file skips the schema decode and the calendar (a third of
  * a memory hit's time). Both are pure and only successes are kept; bounded (emptied when full).
  *
@@ -18,12 +20,14 @@ import * as Effect from "effect/Effect"
 import { cacheKey, type DataRequest, type DataRequestInput, decodeRequest } from "../../schema/DataRequest.js"
 import type { FetchError, InvalidDataError } from "../../schema/Errors.js"
 import type { CalendarService, UnlistedName } from "../Calendar.js"
+import type { FreshnessAnchor } from "./freshness.js"
 
 /** A decoded request resolved through the calendar. */
 export interface ResolvedRequest {
   readonly request: DataRequest
   readonly key: string
-  readonly startsAt: number | undefined
+  /** Its session's start (epoch ms) where the schedule lists it, else its season. */
+  readonly anchor: FreshnessAnchor
   /** Set when the schedule does not list the event or the session: the CDN's answer is the evidence. */
   readonly unlisted: UnlistedName | undefined
 }
@@ -60,7 +64,7 @@ export const makeResolveRequest = (calendar: CalendarService): ResolveRequest =>
           const result: ResolvedRequest = {
             request,
             key: cacheKey(request),
-            startsAt: names.startsAt,
+            anchor: names.startsAt ?? { season: request.year },
             unlisted: names.unlisted
           }
           if (memo !== undefined) {

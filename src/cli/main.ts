@@ -141,17 +141,19 @@ const session = Argument.String("session").pipe(
   Argument.withDescription("session name or alias: Race, Qualifying, Sprint, FP1, Practice 1, ...")
 )
 
-const json = Flag.Boolean("json").pipe(
-  Flag.withDefault(false),
-  Flag.withDescription("print the result as one JSON object")
-)
+/** `--json`, with what it prints for its command. */
+const jsonFlag = (description: string) =>
+  Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription(description))
 
-const refresh = Flag.Literals("refresh", ["revalidate", "reload"]).pipe(
-  Flag.optional,
-  Flag.withDescription(
-    "revalidate: ask the CDN whether cached files are current (a remembered not-found is asked again); " +
-      "reload: ignore the cache"
-  )
+/** `--refresh revalidate|reload`, with what revalidating asks for its command. */
+const refreshFlag = (description: string) =>
+  Flag.Literals("refresh", ["revalidate", "reload"]).pipe(Flag.optional, Flag.withDescription(description))
+
+const json = jsonFlag("print the result as one JSON object")
+
+const refresh = refreshFlag(
+  "revalidate: ask the CDN whether cached files are current (a remembered not-found is asked again); " +
+    "reload: ignore the cache"
 )
 
 /** The `refresh` fetch option of a `--refresh` flag. */
@@ -480,16 +482,10 @@ const events = Command.make(
 )
 
 /** `--json` of the archive's commands. */
-const rowsJson = Flag.Boolean("json").pipe(
-  Flag.withDefault(false),
-  Flag.withDescription("print the typed rows as JSON (one line)")
-)
+const rowsJson = jsonFlag("print the typed rows as JSON (one line)")
 
-const archiveRefresh = Flag.Literals("refresh", ["revalidate", "reload"]).pipe(
-  Flag.optional,
-  Flag.withDescription(
-    "revalidate: ask the archive's CDN whether cached documents are current; reload: ignore the cache"
-  )
+const archiveRefresh = refreshFlag(
+  "revalidate: ask the archive's CDN whether cached documents are current; reload: ignore the cache"
 )
 
 const results = Command.make(

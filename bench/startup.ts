@@ -92,7 +92,7 @@ const versionOf = (packageJson: string) =>
   (JSON.parse(Fs.readFileSync(packageJson, "utf8")) as { readonly version: string }).version
 
 /** Compile `src/` into `<root>/dist`; throws with tsc's output when it fails. */
-const build = (root: string) => {
+export const build = (root: string) => {
   const tsc = Path.join(repoRoot, "node_modules/typescript/bin/tsc")
   const result = spawnSync(
     process.execPath,

@@ -7,9 +7,13 @@
  *   npm run bench:wan                         100 Mbit/s, 30 ms round trip, 3 repetitions
  *   npm run bench:wan -- --rate 1000 --rtt 80 a long fat pipe (if 2 cores can drive it)
  *   npm run bench:wan -- --smoke              tiny sizes, one repetition (what the test runs)
+ *
+ * Besides telemetry, `tif1 results 2025 australia` as a user runs it (a new process, the package's
+ * `bin/tif1.js` on a fresh build), on the Stats archive sample served by the same mirror through
+ * the link: cold (an empty cache folder: events.json and results.json) and warm (the same folder).
  */
 import * as Effect from "effect/Effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -25,6 +29,7 @@ import {
   hasFlag,
   isMain,
   numberFlag,
+  repoRoot,
   resultsFile,
   runMain,
   stringFlag,
@@ -33,6 +38,7 @@ import {
   writeJson
 } from "./program.js"
 import type { ServerKey } from "./server.js"
+import { build } from "./startup.js"
 import { median } from "./summary.js"
 import { benchUrl, buildSyntheticSession } from "./synthetic.js"
 
@@ -53,7 +59,15 @@ export interface WanOptions {
   readonly log: (line: string) => void
   /** Run only the contenders whose name contains this (and the peer). */
   readonly only?: string
+  /**
+   * How `tif1 results` runs: `built`, the checkout compiled into its `dist/` first (what users run);
+   * `source`, `src/cli/main.ts` through tsx (smoke mode: no build; its times include compiling).
+   */
+  readonly cli: "built" | "source"
 }
+
+/** The Stats archive sample the demo serves (2025: events, standings, two races). */
+const archiveSample = Path.join(repoRoot, "examples/data/stats")
 
 /** One contender's result: wall seconds per repetition and the ratio of the median to curl's. */
 export interface WanResult {
@@ -175,6 +189,35 @@ export const runWan = async (options: WanOptions) => {
     )
     return { seconds: (performance.now() - started) / 1000, files }
   }
+  // The archive sample beside the synthetic session (its year folder holds only the bench's event).
+  Fs.cpSync(archiveSample, synthetic.root, { recursive: true })
+  const cli = options.cli === "built"
+    ? (build(repoRoot), [Path.join(repoRoot, "bin/tif1.js")])
+    : ["--import", tsxLoader, Path.join(repoRoot, "src/cli/main.ts")]
+  /**
+   * `tif1 results 2025 australia --json` in a new process with its cache in `cacheDir`, timed from
+   * spawn to exit; `files` is the classification's rows (20 for the sample).
+   */
+  const tif1Results = (cacheDir: string) =>
+    new Promise<{ seconds: number; files: number }>((resolve, reject) => {
+      const started = performance.now()
+      execFile(process.execPath, [...cli, "results", "2025", "australia", "--json"], {
+        env: {
+          ...process.env,
+          NODE_OPTIONS: "",
+          NODE_EXTRA_CA_CERTS: caFile,
+          TIF1_STATS_CDNS: `${links.h2.origin}/{path}`,
+          TIF1_CACHE_DIR: cacheDir,
+          TIF1_COMPRESSION: "on"
+        },
+        timeout: 120_000
+      }, (error, stdout, stderr) => {
+        const seconds = (performance.now() - started) / 1000
+        if (error !== null) return reject(new Error(`tif1 results failed: ${error.message}\n${stderr}`))
+        const rows: unknown = JSON.parse(stdout)
+        resolve({ seconds, files: Array.isArray(rows) ? rows.length : 0 })
+      })
+    })
   const contenders: Array<{ name: string; run: (repetition: number) => Promise<{ seconds: number; files: number }> }> =
     [
       { name: "curl --http2 --compressed", run: () => timedCurl(true) },
@@ -187,7 +230,9 @@ export const runWan = async (options: WanOptions) => {
       },
       { name: "tif1 h1 fetchMany (128 sockets)", run: () => many(links.h1.origin, false) },
       { name: "tif1 session cold", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) },
-      { name: "tif1 session warm", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) }
+      { name: "tif1 session warm", run: (repetition) => session(Path.join(work, `cache-${repetition}`)) },
+      { name: "tif1 results cold (CLI)", run: (repetition) => tif1Results(Path.join(work, `results-${repetition}`)) },
+      { name: "tif1 results warm (CLI)", run: (repetition) => tif1Results(Path.join(work, `results-${repetition}`)) }
     ]
   const chosen = options.only === undefined
     ? contenders
@@ -245,7 +290,8 @@ export const wanSmokeOptions = (out: string): WanOptions => ({
   repetitions: 1,
   concurrency: 8,
   out,
-  log: () => {}
+  log: () => {},
+  cli: "source"
 })
 
 /**
@@ -269,7 +315,8 @@ export const wanOptionsFrom = (argv: ReadonlyArray<string>): WanOptions => {
     concurrency: smoke ? 8 : 128,
     ...(only === undefined ? {} : { only }),
     out: resultsFile(`wan-${megabitsPerSecond}mbit-${roundTripMs}ms-${today()}${suffix}.json`),
-    log: (line) => console.log(line)
+    log: (line) => console.log(line),
+    cli: smoke ? "source" : "built"
   }
 }
 

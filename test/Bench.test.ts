@@ -226,9 +226,13 @@ describe("bench (smoke mode: tiny sizes, so the harness cannot rot)", () => {
       "tif1 h2, undici's default windows",
       "tif1 h1 fetchMany (128 sockets)",
       "tif1 session cold",
-      "tif1 session warm"
+      "tif1 session warm",
+      "tif1 results cold (CLI)",
+      "tif1 results warm (CLI)"
     ])
     for (const result of results.slice(0, 6)) expect(result.files, result.contender).toBe(2 * 3)
+    // The classification of the archive sample's 2025 Australian Grand Prix: 20 rows, cold and warm.
+    expect(results.slice(8).map((result) => result.files)).toEqual([20, 20])
     expect(results[0]!.ratio).toBe(1)
     expect(JSON.parse(Fs.readFileSync(out, "utf8")).results).toEqual(JSON.parse(JSON.stringify(results)))
   })

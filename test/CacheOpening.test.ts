@@ -164,17 +164,16 @@ describe("Cache: opening the database", () => {
    */
   const openingWhileLocked = Effect.gen(function*() {
     const dir = tempDir()
-    const holder = openDatabase(Path.join(dir, Cache.databaseFileName))
+    // Closing the holder's connection ends its transaction and lets the lock go.
+    const holder = yield* Effect.acquireRelease(
+      Effect.sync(() => openDatabase(Path.join(dir, Cache.databaseFileName))),
+      (database) => Effect.sync(() => database.isOpen && database.close())
+    )
     holder.exec("CREATE TABLE other_setup (x INTEGER)")
     holder.exec("BEGIN IMMEDIATE")
     const logs = capturedLogs()
     const opening = yield* SqliteStore.open(dir).pipe(Effect.provide(logs.layer), Effect.forkChild)
-    const release = () => {
-      holder.exec("COMMIT")
-      holder.close()
-    }
-    yield* Effect.addFinalizer(() => Effect.sync(() => holder.isOpen && release()))
-    return { opening, release, logs }
+    return { opening, release: () => holder.close(), logs }
   })
 
   it.effect("switching a fresh file to WAL waits for another process's lock, then opens (TestClock)", () =>

@@ -90,11 +90,15 @@ const fetchDrivers = (overrides: Tif1ConfigOverrides) =>
  */
 const authenticatingProxy = (expected: string) =>
   Effect.acquireRelease(
-    Effect.callback<{ readonly url: string; readonly seen: Array<string | undefined>; readonly server: Http.Server }>(
+    Effect.callback<{ readonly url: string; readonly seen: Array<string | undefined>; readonly close: () => void }>(
       (resume) => {
         const seen: Array<string | undefined> = []
+        // A CONNECT socket leaves the server's connection list: the proxy keeps and ends its own.
+        const sockets = new Set<Net.Socket>()
         const server = Http.createServer((_request, response) => response.writeHead(405).end())
         server.on("connect", (request: Http.IncomingMessage, client: Net.Socket, head: Buffer) => {
+          sockets.add(client)
+          client.on("close", () => sockets.delete(client))
           seen.push(request.headers["proxy-authorization"])
           if (request.headers["proxy-authorization"] !== expected) {
             client.end("HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
@@ -107,21 +111,21 @@ const authenticatingProxy = (expected: string) =>
             upstream.pipe(client).pipe(upstream)
           })
           upstream.on("error", () => client.destroy())
-          client.on("error", () => upstream.destroy())
+          upstream.on("close", () => client.destroy())
+          client.on("close", () => upstream.destroy())
         })
         server.listen(0, "127.0.0.1", () =>
           resume(Effect.succeed({
             url: `127.0.0.1:${(server.address() as Net.AddressInfo).port}`,
             seen,
-            server
+            close: () => {
+              for (const socket of sockets) socket.destroy()
+              server.close()
+            }
           })))
       }
     ),
-    ({ server }) =>
-      Effect.sync(() => {
-        server.closeAllConnections()
-        server.close()
-      })
+    ({ close }) => Effect.sync(close)
   )
 
 /** Run with these environment variables set, then restore them. */

@@ -20,7 +20,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Tif1ConfigError } from "./Errors.js"
-import { basicCredentialsProblem, redactSecrets, redactUrl, splitCredentials } from "./UrlCredentials.js"
+import { redactSecrets, redactUrl, splitCredentials, withBasicAuthorization } from "./UrlCredentials.js"
 
 /**
  * The package version, used in the default user agent.
@@ -420,11 +420,9 @@ const list = (
  * template (`{year}` `{gp}` `{session}` `{path}`, checked on the URL without its userinfo).
  */
 const httpUrlProblem = (value: string, options: { readonly placeholders: boolean }): string | undefined => {
-  const split = splitCredentials(value)
-  if (Result.isFailure(split)) return split.failure
-  const { credentials, url: withoutUserinfo } = split.success
-  const credentialsProblem = credentials === undefined ? undefined : basicCredentialsProblem(credentials)
-  if (credentialsProblem !== undefined) return credentialsProblem
+  const read = withBasicAuthorization(value)
+  if (Result.isFailure(read)) return read.failure
+  const withoutUserinfo = read.success.url
   let url: URL
   try {
     url = new URL(

@@ -141,6 +141,26 @@ export const basicCredentialsProblem = (credentials: UrlCredentials): string | u
 export const basicAuthorization = (credentials: UrlCredentials): string =>
   `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, "utf8").toString("base64")}`
 
+/**
+ * A configured URL without its `user:password@`, and those credentials as a Basic header value
+ * (`undefined` when it has none); or why they cannot be read or sent (`splitCredentials`,
+ * `basicCredentialsProblem`).
+ *
+ * @since 0.2.0
+ */
+export const withBasicAuthorization = (
+  configured: string
+): Result.Result<{ readonly url: string; readonly authorization: string | undefined }, string> => {
+  const split = splitCredentials(configured)
+  if (Result.isFailure(split)) return Result.fail(split.failure)
+  const { credentials, url } = split.success
+  if (credentials === undefined) return Result.succeed({ url, authorization: undefined })
+  const problem = basicCredentialsProblem(credentials)
+  return problem === undefined
+    ? Result.succeed({ url, authorization: basicAuthorization(credentials) })
+    : Result.fail(problem)
+}
+
 /** A userinfo as shown: the user name stays when a password follows it; a token alone is hidden. */
 const maskedUserinfo = (userinfo: string): string => {
   const colon = userinfo.indexOf(":")

@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import { Tif1Config } from "../schema/Config.js"
+import { forgetCodecColumns } from "../schema/payloads/knownNumeric.js"
 import type { CacheScope, CacheStore, JsonObject, SessionScope, StoredEntry, Validators } from "./cache/CacheStore.js"
 import * as MemoryStore from "./cache/MemoryStore.js"
 import * as RedisStore from "./cache/RedisStore.js"
@@ -265,6 +266,7 @@ export const make = (options: {
       if (hit !== undefined) {
         counters.memory.hits++
         lookupsMemoryHit.updateUnsafe(1, fiber.context)
+        forgetCodecColumns(hit.value)
         return Effect.succeed(hit)
       }
       counters.memory.misses++

@@ -16,7 +16,7 @@ import * as Result from "effect/Result"
 import { Tif1Config } from "../schema/Config.js"
 import { type DataRequest, parseSourceShape, type SourceShape, urlFor } from "../schema/DataRequest.js"
 import { Tif1ConfigError } from "../schema/Errors.js"
-import { basicAuthorization, basicCredentialsProblem, redactUrl, splitCredentials } from "../schema/UrlCredentials.js"
+import { redactUrl, withBasicAuthorization } from "../schema/UrlCredentials.js"
 import { cdnSkipped } from "./internal/telemetry.js"
 
 /**
@@ -102,25 +102,14 @@ export const maxCooldownSeconds = 600
  */
 const readSource = (
   configured: string
-): Result.Result<{ readonly url: string; readonly authorization: string | undefined }, Tif1ConfigError> => {
-  const refused = (reason: string) =>
-    Result.fail(
-      new Tif1ConfigError({
-        key: "cdns",
-        source: "CdnManager.make",
-        value: JSON.stringify(redactUrl(configured)),
-        reason
-      })
-    )
-  const split = splitCredentials(configured)
-  if (Result.isFailure(split)) return refused(split.failure)
-  const { credentials, url } = split.success
-  if (credentials === undefined) return Result.succeed({ url, authorization: undefined })
-  const problem = basicCredentialsProblem(credentials)
-  return problem === undefined
-    ? Result.succeed({ url, authorization: basicAuthorization(credentials) })
-    : refused(problem)
-}
+): Result.Result<{ readonly url: string; readonly authorization: string | undefined }, Tif1ConfigError> =>
+  Result.mapError(withBasicAuthorization(configured), (reason) =>
+    new Tif1ConfigError({
+      key: "cdns",
+      source: "CdnManager.make",
+      value: JSON.stringify(redactUrl(configured)),
+      reason
+    }))
 
 const nameOf = (value: string): string => {
   try {

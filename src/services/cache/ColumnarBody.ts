@@ -51,7 +51,7 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Zlib from "node:zlib"
-import { knownNumericColumns } from "../../schema/payloads/knownNumeric.js"
+import { markCodecColumns } from "../../schema/payloads/knownNumeric.js"
 import type { JsonObject } from "./CacheStore.js"
 
 /**
@@ -525,8 +525,8 @@ const place = (container: unknown, key: string | number, column: unknown): void 
 
 /**
  * An unpacked body as its value: the text parsed, each column read from its bytes and put where
- * its path says. Columns built as arrays are recorded as built here (`knownNumericColumns`), so a
- * payload decoder checks them with its fast loop.
+ * its path says. Columns built as arrays are recorded as built here (`markCodecColumns`), so the
+ * first payload decoder of the value delivers them without looking at each number.
  *
  * @since 0.2.0
  */
@@ -550,6 +550,7 @@ export const materialize = (
   const { lengths, types } = unpacked
   if (!Array.isArray(paths) || paths.length !== types.length) return Result.fail("column paths disagree with the table")
   const views = new SectionViews(section, representation, byteOrder)
+  const built: Array<ReadonlyArray<number>> = []
   let offset = 0
   for (let index = 0; index < types.length; index++) {
     const path: unknown = paths[index]
@@ -566,9 +567,10 @@ export const materialize = (
       return Result.fail(`column ${index}: its path does not lead to its place`)
     }
     const column = views.column(offset, types[index]!, lengths[index]!)
-    if (Array.isArray(column)) knownNumericColumns.add(column)
+    if (Array.isArray(column)) built.push(column)
     place(container, last, column)
     offset += paddedBytes(lengths[index]!, types[index]!)
   }
+  markCodecColumns(value, built)
   return Result.succeed(value as JsonObject)
 }

@@ -8,7 +8,7 @@
  */
 import * as Result from "effect/Result"
 import * as V8 from "node:v8"
-import { knownNumericColumns } from "../../schema/payloads/knownNumeric.js"
+import { markCodecColumns } from "../../schema/payloads/knownNumeric.js"
 import { parseJsonBytes } from "../internal/json.js"
 
 /** Why a deserialized value is not JSON: what was found and where. */
@@ -34,10 +34,19 @@ const atKey = (key: string, error: NotJson): NotJson => {
   return error
 }
 
+/**
+ * A value being restored: the objects met so far, and the packed columns turned into arrays
+ * (`undefined` when the row has none: a `Float64Array` is then not JSON).
+ */
+interface Restoring {
+  readonly seen: Set<object>
+  readonly columns: Array<ReadonlyArray<number>> | undefined
+}
+
 /** `restoreJson` on an element or property, naming it when it is not JSON. */
-const within = (key: string, item: object, numericColumns: boolean, seen: Set<object>): unknown => {
+const within = (key: string, item: object, restoring: Restoring): unknown => {
   try {
-    return restoreJson(item, numericColumns, seen)
+    return restoreJson(item, restoring)
   } catch (error) {
     throw error instanceof NotJson ? atKey(key, error) : error
   }
@@ -47,29 +56,29 @@ const within = (key: string, item: object, numericColumns: boolean, seen: Set<ob
  * A freshly deserialized value checked to hold JSON types only, in place: strings, numbers,
  * booleans, null, arrays and plain objects (V8 also reads back `BigInt`, `Date`, `Map`, `Set`,
  * `RegExp`, errors, wrappers, typed arrays, `undefined` and holes, none of which JSON has).
- * With `numericColumns` (encoding bit 2), a `Float64Array` is a packed column: it becomes the
- * array of numbers it was, recorded as built by this codec (`knownNumericColumns`).
+ * Where the row has packed columns (encoding bit 2), a `Float64Array` is one: it becomes the array
+ * of numbers it was, kept in `restoring.columns`.
  * Every object is met once (`seen`): V8 keeps references, so a few bytes can name one object a
  * thousand times (or itself), which JSON cannot, and walking or copying each would multiply the
  * work and memory past any bound on the row's size.
  * Arrays are iterated, never read by index (see `columns.ts`); an element is written back only
  * when it was a packed column.
  */
-const restoreJson = (value: unknown, numericColumns: boolean, seen: Set<object>): unknown => {
+const restoreJson = (value: unknown, restoring: Restoring): unknown => {
   if (typeof value !== "object") {
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value
     throw new NotJson(describeNonJson(value))
   }
   if (value === null) return value
-  if (seen.has(value)) throw new NotJson("a second reference to one object")
-  seen.add(value)
+  if (restoring.seen.has(value)) throw new NotJson("a second reference to one object")
+  restoring.seen.add(value)
   const prototype = Object.getPrototypeOf(value)
   if (prototype === Array.prototype) {
     const array = value as Array<unknown>
     let index = 0
     for (const item of array) {
       if (typeof item === "object" && item !== null) {
-        const restored = within(String(index), item, numericColumns, seen)
+        const restored = within(String(index), item, restoring)
         if (restored !== item) array[index] = restored
       } else if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean" && item !== null) {
         throw atKey(String(index), new NotJson(describeNonJson(item)))
@@ -83,7 +92,7 @@ const restoreJson = (value: unknown, numericColumns: boolean, seen: Set<object>)
     for (const key in container) {
       const item = container[key]
       if (typeof item === "object" && item !== null) {
-        const restored = within(key, item, numericColumns, seen)
+        const restored = within(key, item, restoring)
         if (restored !== item) container[key] = restored
       } else if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean" && item !== null) {
         throw atKey(key, new NotJson(describeNonJson(item)))
@@ -91,11 +100,11 @@ const restoreJson = (value: unknown, numericColumns: boolean, seen: Set<object>)
     }
     return value
   }
-  if (numericColumns && prototype === Float64Array.prototype) {
+  if (restoring.columns !== undefined && prototype === Float64Array.prototype) {
     const packed = value as Float64Array
     const column = new Array<number>(packed.length)
     for (let index = 0; index < packed.length; index++) column[index] = packed[index]!
-    knownNumericColumns.add(column)
+    restoring.columns.push(column)
     return column
   }
   throw new NotJson(describeNonJson(value))
@@ -121,7 +130,13 @@ export const decodeLegacyBody = (
     return Result.fail("written by a Node whose serialization this one cannot read")
   }
   try {
-    return Result.succeed(restoreJson(value, numericColumns, new Set()))
+    const restoring: Restoring = { seen: new Set(), columns: numericColumns ? [] : undefined }
+    const restored = restoreJson(value, restoring)
+    // Only a value that is an object has columns: it is what the cache keeps.
+    if (restoring.columns !== undefined && typeof restored === "object" && restored !== null) {
+      markCodecColumns(restored, restoring.columns)
+    }
+    return Result.succeed(restored)
   } catch (error) {
     return Result.fail(`not JSON: ${error instanceof NotJson ? error.message : "nested too deeply to read"}`)
   }

@@ -79,7 +79,9 @@ const busyTimeout = "5 seconds"
 
 /**
  * How the switch to WAL waits for another process's lock, since SQLite does not wait for it: every
- * 20 ms (jittered, so processes that met do not meet again), for as long as the busy timeout.
+ * 20 ms (jittered, so processes that met do not meet again), for as long as the busy timeout (the
+ * count bounds it too, whatever the clock does). The setup's `BEGIN IMMEDIATE` may then wait the
+ * busy timeout once more: at worst an open gives up after about 10 s.
  */
 const journalModeRetry = Schedule.spaced("20 millis").pipe(
   Schedule.jittered,

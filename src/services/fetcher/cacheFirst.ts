@@ -29,7 +29,7 @@ export interface CacheFirstOptions extends StoreOptions {
 
 /**
  * Answer a resolved request: `key` is its cache key, `anchor` what its freshness follows (its
- * session's start if the calendar knows it, its season for a Stats archive document).
+ * session's start if the calendar knows it; else, and for a Stats archive document, its season).
  */
 export type CacheFirst = (
   request: DataRequest,

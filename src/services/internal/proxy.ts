@@ -3,12 +3,7 @@
  * CDN; `trust_env` reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY, upper or lower case, as curl does).
  */
 import * as Result from "effect/Result"
-import {
-  basicAuthorization,
-  basicCredentialsProblem,
-  redactUrl,
-  splitCredentials
-} from "../../schema/UrlCredentials.js"
+import { redactUrl, withBasicAuthorization } from "../../schema/UrlCredentials.js"
 
 /** Where the proxy settings come from. */
 export interface ProxySettings {
@@ -55,20 +50,19 @@ export const proxyResolver = (settings: ProxySettings): (origin: string) => stri
 }
 
 /**
- * What undici's `ProxyAgent` is given for a proxy URL: the URL without its `user:password@`, and
- * the `Proxy-Authorization` value, read as `cdns` credentials are (`UrlCredentials.ts`). undici's
- * own reading sends nothing for an empty user name with a password (`http://:secret@proxy`); this
- * one sends `Basic` of `:secret`, as for a CDN. `proxy` is checked when the config is read; a proxy
- * from HTTPS_PROXY / HTTP_PROXY is checked here, and one that cannot be read throws (the request
- * fails naming the URL without its secrets, rather than going out without the credentials written).
+ * What undici's `ProxyAgent` is given for a proxy URL: for an http(s) proxy, the URL without its
+ * `user:password@` and the `Proxy-Authorization` value, read as `cdns` credentials are
+ * (`UrlCredentials.ts`). undici's own reading sends nothing for an empty user name with a password
+ * (`http://:secret@proxy`); this one sends `Basic` of `:secret`, as for a CDN. `proxy` is checked
+ * when the config is read; a proxy from HTTPS_PROXY / HTTP_PROXY is checked here, and one that
+ * cannot be read throws (the request fails naming the URL without its secrets, rather than going
+ * out without the credentials written). Any other scheme (a `socks5://` proxy from the
+ * environment, whose credentials are no HTTP header) is given to undici as it is.
  */
 export const proxyAgentTarget = (proxy: string): { readonly uri: string; readonly token?: string } => {
-  const unreadable = (problem: string) => new Error(`the proxy URL ${redactUrl(proxy)} ${problem}`)
-  const split = splitCredentials(proxy)
-  if (Result.isFailure(split)) throw unreadable(split.failure)
-  const { credentials, url } = split.success
-  if (credentials === undefined) return { uri: url }
-  const problem = basicCredentialsProblem(credentials)
-  if (problem !== undefined) throw unreadable(problem)
-  return { uri: url, token: basicAuthorization(credentials) }
+  if (!/^\s*https?:/i.test(proxy)) return { uri: proxy }
+  const read = withBasicAuthorization(proxy)
+  if (Result.isFailure(read)) throw new Error(`the proxy URL ${redactUrl(proxy)} ${read.failure}`)
+  const { authorization, url } = read.success
+  return authorization === undefined ? { uri: url } : { uri: url, token: authorization }
 }

@@ -20,6 +20,7 @@ import { Tif1Config, type Tif1ConfigOverrides } from "../src/schema/Config.js"
 import * as DnsResolver from "../src/services/DnsResolver.js"
 import { Fetcher } from "../src/services/Fetcher.js"
 import * as HttpSession from "../src/services/HttpSession.js"
+import { proxyAgentTarget } from "../src/services/internal/proxy.js"
 import { startServer, testCertificate } from "./support/servers.js"
 import { fixturesRoot, stack } from "./support/stack.js"
 
@@ -185,6 +186,18 @@ describe("proxies (a real tinyproxy)", () => {
         expect(proxy.seen.every((header) => header === basic(sent)), userinfo).toBe(true)
       }
     }).pipe(Effect.scoped))
+
+  it("what undici's ProxyAgent is given: http(s) credentials as a header; a socks5:// URL from the environment as it is", () => {
+    expect(proxyAgentTarget("http://:s3cret@127.0.0.1:3128")).toEqual({
+      uri: "http://127.0.0.1:3128",
+      token: `Basic ${Buffer.from(":s3cret").toString("base64")}`
+    })
+    expect(proxyAgentTarget("HTTPS://127.0.0.1:3128")).toEqual({ uri: "HTTPS://127.0.0.1:3128" })
+    // undici's SOCKS agent reads the user and password from the URL: they are no HTTP header.
+    expect(proxyAgentTarget("socks5://f1fan:hunt@127.0.0.1:1080")).toEqual({
+      uri: "socks5://f1fan:hunt@127.0.0.1:1080"
+    })
+  })
 
   it.live("an HTTPS_PROXY whose credentials cannot be read fails the request naming it, with no secret shown", () =>
     Effect.gen(function*() {

@@ -7,9 +7,10 @@
 import { type ChildProcess, fork, spawnSync } from "node:child_process"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { alignedLines } from "../src/cli/render.js"
 import { benchDir, type Machine, tsxLoader } from "./program.js"
 import type { ServerCounters, ServerKey, ServerReady } from "./server.js"
-import { columns, median } from "./summary.js"
+import { median } from "./summary.js"
 import type { SyntheticSession } from "./synthetic.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -356,7 +357,7 @@ export const formatTable = (
     `${r.ratioToBaseline.toFixed(2)}x`
   ])
   return [
-    ...columns(header, rows),
+    ...alignedLines(header, rows),
     "",
     ...microResults.map((m) =>
       `${m.name}: ${m.value.toFixed(m.unit === "ratio" || m.unit === "x" ? 2 : 0)} ${m.unit}  ${m.note}`

@@ -18,6 +18,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { alignedLines } from "../src/cli/render.js"
 import {
   countFlag,
   hasFlag,
@@ -30,7 +31,7 @@ import {
   today,
   writeJson
 } from "./program.js"
-import { columns, median } from "./summary.js"
+import { median } from "./summary.js"
 
 export interface StartupOptions {
   /** Timed runs of each case. */
@@ -146,7 +147,7 @@ const formatTable = (results: ReadonlyArray<StartupResult>) => {
     result.minMs.toFixed(1),
     result.name === cases[0]!.name ? "" : `+${result.overBaselineMs.toFixed(1)} ms`
   ])
-  return columns(header, rows, (column) => column > 0).join("\n")
+  return alignedLines(header, rows, [1, 2, 3]).join("\n")
 }
 
 export const runStartup = async (options: StartupOptions): Promise<StartupReport> => {

@@ -155,9 +155,28 @@ export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
 }
 
 /**
- * A table with a header row: each column as wide as its widest cell, the columns whose indexes
- * `alignRight` holds (numbers) aligned right, two spaces before and between columns as `table`,
- * no trailing spaces.
+ * A header and rows as lines of columns two spaces apart: each column as wide as its widest cell,
+ * the columns whose indexes `alignRight` holds (numbers) aligned right, no trailing spaces. The
+ * benchmarks print their tables with it too.
+ *
+ * @since 0.2.0
+ */
+export const alignedLines = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  alignRight: ReadonlyArray<number> = []
+): Array<string> => {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)))
+  return [header, ...rows].map((cells) =>
+    widths.map((width, column) => {
+      const cell = cells[column] ?? ""
+      return alignRight.includes(column) ? cell.padStart(width) : cell.padEnd(width)
+    }).join("  ").trimEnd()
+  )
+}
+
+/**
+ * A table with a header row (`alignedLines`), indented by two spaces as `table`.
  *
  * @since 0.2.0
  */
@@ -165,17 +184,7 @@ export const alignedTable = (
   header: ReadonlyArray<string>,
   rows: ReadonlyArray<ReadonlyArray<string>>,
   alignRight: ReadonlyArray<number> = []
-): string => {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    `  ${
-      widths.map((width, column) => {
-        const cell = cells[column] ?? ""
-        return alignRight.includes(column) ? cell.padStart(width) : cell.padEnd(width)
-      }).join("  ")
-    }`.trimEnd() + "\n"
-  return line(header) + rows.map(line).join("")
-}
+): string => alignedLines(header, rows, alignRight).map((line) => `  ${line}\n`).join("")
 
 /**
  * The summary table printed after a load.

@@ -7,6 +7,7 @@ import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Tif1Client } from "../src/client.js"
 import * as MirrorServer from "../src/mirror/MirrorServer.js"
+import type { Tif1ConfigOverrides } from "../src/schema/Config.js"
 import {
   DataNotFoundError,
   InvalidDataError,
@@ -36,8 +37,11 @@ afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
 const temporaryDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "tif1-client-"))
 
-/** A client on the fixture mirror (HTTP/2), hermetic settings, SQLite cache in a temp dir. */
-const makeClient = (cacheDir = temporaryDir()) =>
+/**
+ * A client on the fixture mirror (HTTP/2), hermetic settings, SQLite cache in a temp dir, with
+ * `overrides` on top.
+ */
+const makeClient = (cacheDir = temporaryDir(), overrides: Tif1ConfigOverrides = {}) =>
   Tif1Client.make(
     {
       cdns: [MirrorServer.templateFor(mirror.origin)],
@@ -46,7 +50,8 @@ const makeClient = (cacheDir = temporaryDir()) =>
       ciMode: false,
       offlineMode: false,
       maxRetries: 0,
-      connectionStatsLogInterval: 0
+      connectionStatsLogInterval: 0,
+      ...overrides
     },
     { http: { ca: testCertificate().cert } }
   )
@@ -190,20 +195,7 @@ describe("Tif1Client: the Stats archive", () => {
   afterAll(() => Effect.runPromise(Scope.close(archiveScope, Exit.void)))
 
   /** A client whose archive source is the archive mirror (and whose timing CDN is the fixture mirror). */
-  const makeArchiveClient = (cacheDir = temporaryDir()) =>
-    Tif1Client.make(
-      {
-        cdns: [MirrorServer.templateFor(mirror.origin)],
-        statsCdns: [archive.template],
-        cacheDir,
-        enableCache: true,
-        ciMode: false,
-        offlineMode: false,
-        maxRetries: 0,
-        connectionStatsLogInterval: 0
-      },
-      { http: { ca: testCertificate().cert } }
-    )
+  const makeArchiveClient = (cacheDir = temporaryDir()) => makeClient(cacheDir, { statsCdns: [archive.template] })
 
   it("results, qualifying, sprint, pitStops, lapPositions and standings answer typed rows", async () => {
     const client = await makeArchiveClient()
